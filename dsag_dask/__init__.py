@@ -1,0 +1,1 @@
+"""dsag-dask: straggler-resilient distributed learning (DSAG) on Dask."""

@@ -1,0 +1,1 @@
+"""Latency side: model, order statistics, simulator, profiler, traces."""

@@ -1,0 +1,1 @@
+"""Runtime: data placement on Dask workers, the worker-side task, and the coordinator loop."""

@@ -1,0 +1,76 @@
+"""Place row blocks on workers: block i is computed on worker i and never moves (DESIGN.md §5)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+import scipy.sparse
+import sparse
+from distributed import Client, Future
+
+from dsag_dask.partition import worker_bounds
+
+
+@dataclass
+class PlacedData:
+    """Row blocks held on named workers, as futures and as a chunked ``dask.array``.
+
+    ``X`` has one row-chunk per worker (pydata-``sparse`` GCXS chunks for sparse
+    data); ``X_blocks[i]``/``y_blocks[i]`` are the futures of chunk i, held by
+    ``workers[i]`` only.
+    """
+
+    workers: list[str]
+    bounds: list[tuple[int, int]]
+    X_blocks: list[Future]
+    y_blocks: list[Future | None]
+    X: da.Array
+    n_rows: int
+    n_features: int
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    def keys(self) -> list[str]:
+        """Keys of every placed chunk."""
+        return [f.key for f in self.X_blocks] + [f.key for f in self.y_blocks if f is not None]
+
+    def locations(self, client: Client) -> dict[str, set[str]]:
+        """Which workers hold each chunk, asked of the scheduler."""
+        return {key: set(addrs) for key, addrs in client.who_has(self.X_blocks + [f for f in self.y_blocks if f is not None]).items()}
+
+    def release(self) -> None:
+        """Drop the chunks from worker memory."""
+        for future in self.X_blocks + [f for f in self.y_blocks if f is not None]:
+            future.release()
+
+
+def _block(X, start: int, stop: int):
+    """Rows ``[start, stop)`` in the form kept on a worker (GCXS for sparse input)."""
+    if scipy.sparse.issparse(X):
+        return sparse.GCXS.from_scipy_sparse(X[start:stop].tocsr())
+    return np.ascontiguousarray(X[start:stop])
+
+
+def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: str) -> PlacedData:
+    """Split rows with ``pstart``/``pstop`` over ``workers`` and keep block i on worker i.
+
+    Each block is sent directly to its worker (``workers=[addr]``,
+    ``allow_other_workers`` off) under a readable key, and gradient tasks are
+    later pinned to the same worker, so no block crosses the network again.
+    """
+    n, d = X.shape
+    bounds = worker_bounds(n, len(workers))
+    X_blocks, y_blocks = [], []
+    for i, (addr, (start, stop)) in enumerate(zip(workers, bounds)):
+        X_blocks.append(client.scatter(_block(X, start, stop), workers=[addr], direct=False,
+                                       broadcast=False, hash=False))
+        y_blocks.append(None if y is None else client.scatter(
+            np.ascontiguousarray(y[start:stop]), workers=[addr], direct=False, hash=False))
+    meta = sparse.GCXS.from_numpy(np.zeros((0, d))) if scipy.sparse.issparse(X) else np.zeros((0, d))
+    chunks = [da.from_delayed(f, shape=(stop - start, d), dtype=np.float64, meta=meta)
+              for f, (start, stop) in zip(X_blocks, bounds)]
+    return PlacedData(list(workers), bounds, X_blocks, y_blocks,
+                      da.concatenate(chunks, axis=0), n, d)

@@ -9,8 +9,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsag_dask.latency._stats import grouped_mean_var
-
 
 def gamma_params(mean: np.ndarray | float, var: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Return gamma (shape, scale) matching the given mean and variance, so models can be fitted by moments."""
@@ -42,6 +40,14 @@ def _component_sampler(
         return out
 
     return draw
+
+
+def _grouped_mean_var(group: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-group sample mean and variance (ddof=1, 0 for a single sample) via bincounts, for history fits."""
+    counts = np.bincount(group, minlength=n_groups).astype(float)
+    mean = np.bincount(group, weights=values, minlength=n_groups) / counts
+    squares = np.bincount(group, weights=(values - mean[group]) ** 2, minlength=n_groups)
+    return mean, np.where(counts > 1, squares / np.maximum(counts - 1, 1), 0.0)
 
 
 @dataclass
@@ -144,6 +150,8 @@ class LatencyModel:
             keep &= received < stop_s
         worker = np.asarray(ds["result_worker"].values, dtype=np.int64)[keep]
         n_workers = int(ds.attrs.get("n_workers", worker.max() + 1 if worker.size else 0))
+        if n_workers < 1:
+            raise ValueError(f"history has no results in [{start_s}, {stop_s}) and no n_workers attribute")
         compute = np.asarray(ds["result_compute_s"].values, dtype=float)[keep]
         roundtrip = received[keep] - np.asarray(ds["result_sent_s"].values, dtype=float)[keep]
         comm = np.clip(roundtrip - compute, 0.0, None)
@@ -152,9 +160,9 @@ class LatencyModel:
         missing = np.flatnonzero(np.bincount(worker, minlength=n_workers) == 0)
         if missing.size:
             raise ValueError(f"history has no results in [{start_s}, {stop_s}) for workers {missing.tolist()}")
-        comm_mean, comm_var = grouped_mean_var(worker, comm, n_workers)
-        comp_mean, comp_var = grouped_mean_var(worker, compute, n_workers)
-        p, _ = grouped_mean_var(worker, np.asarray(ds["result_p"].values, dtype=float)[keep], n_workers)
+        comm_mean, comm_var = _grouped_mean_var(worker, comm, n_workers)
+        comp_mean, comp_var = _grouped_mean_var(worker, compute, n_workers)
+        p, _ = _grouped_mean_var(worker, np.asarray(ds["result_p"].values, dtype=float)[keep], n_workers)
         return cls(comm_mean, comm_var, comp_mean, comp_var, p)
 
 

@@ -3,8 +3,9 @@
 Semantics (matching the coordinator): every worker idle at the start of an iteration gets a
 task of that iteration; the iteration ends when w of those tasks have finished. A task that
 finishes at or before that moment is fresh; a worker still busy keeps running, delivers a
-stale result when done and waits, idle, for the next iteration to start. Realisations are
-simulated in lock-step with numpy, one iteration per step.
+stale result when done and waits, idle, for the next iteration to start. (In the paper's
+one-slot-queue model a busy worker would instead queue the new task and start it on
+finishing.) Realisations are simulated in lock-step with numpy, one iteration per step.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def simulate(
     draw = model.sampler(np.random.default_rng(rng))
     shape = (n_realisations, model.n_workers)
     block = max(1, min(n_iterations, _BLOCK_ELEMENTS // (n_realisations * model.n_workers)))
-    samples = np.empty((block, *shape))
+    samples = np.empty(0)
 
     def next_latencies(t: int, idle: np.ndarray) -> np.ndarray:
         """Return iteration t's latencies, drawn a block of iterations at a time to amortise call overhead."""

@@ -20,7 +20,6 @@ class Method:
     keeps_stale: bool
     waits_for_all: bool = False
     load_balanced: bool = False
-    default_stepsize: float = 0.25
 
     @property
     def base(self) -> str:
@@ -29,7 +28,7 @@ class Method:
 
 
 METHODS: dict[str, Method] = {
-    "gd": Method("gd", uses_cache=False, keeps_stale=False, waits_for_all=True, default_stepsize=1.0),
+    "gd": Method("gd", uses_cache=False, keeps_stale=False, waits_for_all=True),
     "sgd": Method("sgd", uses_cache=False, keeps_stale=False),
     "sag": Method("sag", uses_cache=True, keeps_stale=False),
     "dsag": Method("dsag", uses_cache=True, keeps_stale=True),

@@ -52,10 +52,13 @@ def align(n: int, p: int, p_new: int, k: int) -> tuple[int, int]:
     Returns ``(p_new, k_new)`` such that partition ``k_new`` of ``p_new`` starts
     on a row where one of the old partitions started, so the coordinator's cache
     entries are re-populated in order and as few as possible are evicted.
+
+    Unlike the paper's listing, the first comparison is made against the old
+    partition that holds the new partition's first row (as every later one is):
+    the listing compares with the stepped-to old partition first and can step
+    below 1 (e.g. n=2, p=2 -> 1). Both agree on the paper's Examples 2 and 3.
     """
-    k = next_subpartition(k, p)
-    k_new = ptrans(n, p, p_new, k)
-    while pstart(n, p_new, k_new) != pstart(n, p, k):
+    k_new = ptrans(n, p, p_new, next_subpartition(k, p))
+    while pstart(n, p_new, k_new) != pstart(n, p, ptrans(n, p_new, p, k_new)):
         k_new -= 1
-        k = ptrans(n, p_new, p, k_new)
     return p_new, k_new

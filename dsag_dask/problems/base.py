@@ -16,6 +16,11 @@ class Problem(ABC):
     """
 
     name: str
+    stochastic_stepsize: float
+
+    def default_stepsize(self, waits_for_all: bool) -> float:
+        """The paper's stepsizes: 1.0 for GD, a problem-specific smaller one for the stochastic methods."""
+        return 1.0 if waits_for_all else self.stochastic_stepsize
 
     @abstractmethod
     def initial(self, n_features: int) -> np.ndarray:

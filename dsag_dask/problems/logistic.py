@@ -18,6 +18,29 @@ def _matmul(X, V: np.ndarray) -> np.ndarray:
     return np.asarray(out.todense()) if scipy.sparse.issparse(out) else np.asarray(out)
 
 
+def standardize(X) -> tuple[np.ndarray | scipy.sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """Zero mean / unit variance columns (paper §7); sparse data is only scaled, to stay sparse.
+
+    Constant columns are left unscaled. Returns (X', mean, scale).
+    """
+    if scipy.sparse.issparse(X):
+        mean = np.zeros(X.shape[1])
+        sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+        scale = np.sqrt(sq - np.asarray(X.mean(axis=0)).ravel() ** 2)
+    else:
+        mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    if scipy.sparse.issparse(X):
+        return scipy.sparse.csr_matrix(X @ scipy.sparse.diags(1.0 / scale)), mean, scale
+    return (X - mean) / scale, mean, scale
+
+
+def with_intercept(X):
+    """Append a column of ones."""
+    ones = np.ones((X.shape[0], 1))
+    return scipy.sparse.hstack([X, ones], format="csr") if scipy.sparse.issparse(X) else np.hstack([X, ones])
+
+
 @dataclass(frozen=True)
 class LogisticRegressionProblem(Problem):
     """Binary logistic regression with labels in {−1, +1} and ``R(v) = λ/2 ‖v‖²``.
@@ -29,6 +52,7 @@ class LogisticRegressionProblem(Problem):
     n_rows: int
     lam: float
     name: str = "logreg"
+    stochastic_stepsize: float = 0.25
 
     def initial(self, n_features: int) -> np.ndarray:
         return np.zeros(n_features)

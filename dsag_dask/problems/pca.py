@@ -31,6 +31,7 @@ class PCAProblem(Problem):
     n_components: int = 3
     seed: int = 0
     name: str = "pca"
+    stochastic_stepsize: float = 0.9
 
     def initial(self, n_features: int) -> np.ndarray:
         if self.n_components > n_features:

@@ -13,7 +13,8 @@ from dsag_dask.problems.logistic import standardize, with_intercept
 from dsag_dask.runtime.placement import place
 from dsag_dask.runtime.run import cluster_workers, run_method
 from dsag_dask.stragglers import make_scenario
-from dsag_dask.validation import as_binary_labels, as_matrix
+from dsag_dask.partition import worker_bounds
+from dsag_dask.validation import as_binary_labels, as_matrix, check_settings
 
 
 class _DSAGEstimator:
@@ -52,7 +53,6 @@ class _DSAGEstimator:
         return self
 
     def _run(self, X, y, problem, client: Client | None) -> np.ndarray:
-        get_method(self.method)
         scenario = make_scenario(self.scenario, **(self.scenario_params or {}))
         if client is None:
             try:
@@ -60,6 +60,11 @@ class _DSAGEstimator:
             except ValueError:
                 raise ValueError("no Dask client: pass client=Client(...) or create one first") from None
         workers = cluster_workers(client, self.n_workers)
+        spec = get_method(self.method)
+        w = len(workers) if spec.waits_for_all or self.w is None else self.w
+        check_settings(X.shape[0], len(workers), w, 1 if spec.waits_for_all else self.p,
+                       1.0 if self.stepsize is None else self.stepsize, self.margin,
+                       worker_bounds(X.shape[0], len(workers)))
         reference = problem.reference(X, y)
         data = place(client, X, y, workers, run_id=problem.name)
         try:

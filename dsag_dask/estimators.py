@@ -13,7 +13,6 @@ from dsag_dask.problems.logistic import standardize, with_intercept
 from dsag_dask.runtime.placement import place
 from dsag_dask.runtime.run import cluster_workers, run_method
 from dsag_dask.stragglers import make_scenario
-from dsag_dask.partition import worker_bounds
 from dsag_dask.validation import as_binary_labels, as_matrix, check_settings
 
 
@@ -63,8 +62,7 @@ class _DSAGEstimator:
         spec = get_method(self.method)
         w = len(workers) if spec.waits_for_all or self.w is None else self.w
         check_settings(X.shape[0], len(workers), w, 1 if spec.waits_for_all else self.p,
-                       1.0 if self.stepsize is None else self.stepsize, self.margin,
-                       worker_bounds(X.shape[0], len(workers)))
+                       1.0 if self.stepsize is None else self.stepsize, self.margin)
         reference = problem.reference(X, y)
         data = place(client, X, y, workers, run_id=problem.name)
         try:

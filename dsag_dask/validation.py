@@ -45,7 +45,7 @@ def as_binary_labels(y, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_settings(n_rows: int, n_workers: int, w: int, p: int | list[int], stepsize: float,
-                   margin: float, bounds: list[tuple[int, int]] | None = None) -> None:
+                   margin: float) -> None:
     """Check w, p, stepsize and margin against the data and cluster size."""
     if n_workers < 1:
         raise ValueError("the cluster has no workers: start some or pass a different client")
@@ -56,7 +56,7 @@ def check_settings(n_rows: int, n_workers: int, w: int, p: int | list[int], step
     counts = [p] * n_workers if np.isscalar(p) else list(p)
     if len(counts) != n_workers:
         raise ValueError(f"p has {len(counts)} entries but there are {n_workers} workers")
-    smallest = min(stop - start for start, stop in bounds) if bounds else n_rows // n_workers
+    smallest = n_rows // n_workers  # the smallest block pstart/pstop gives a worker
     for value in counts:
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"p={value} must be a positive integer (sub-partitions per worker)")

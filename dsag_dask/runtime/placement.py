@@ -7,7 +7,7 @@ import dask.array as da
 import numpy as np
 import scipy.sparse
 import sparse
-from distributed import Client, Future
+from distributed import Client, Future, wait
 
 from dsag_dask.partition import worker_bounds
 
@@ -16,7 +16,7 @@ from dsag_dask.partition import worker_bounds
 class PlacedData:
     """Row blocks held on named workers, as futures and as a chunked ``dask.array``.
 
-    ``X`` has one row-chunk per worker (pydata-``sparse`` GCXS chunks for sparse
+    ``X`` has one row-chunk per worker (pydata-``sparse`` COO chunks for sparse
     data); ``X_blocks[i]``/``y_blocks[i]`` are the futures of chunk i, held by
     ``workers[i]`` only.
     """
@@ -47,29 +47,37 @@ class PlacedData:
             future.release()
 
 
-def _block(X, start: int, stop: int):
-    """Rows ``[start, stop)`` in the form kept on a worker (GCXS for sparse input)."""
+def _rows(X, start: int, stop: int):
+    """Rows ``[start, stop)`` as sent to a worker: a contiguous array or a CSR matrix."""
     if scipy.sparse.issparse(X):
-        return sparse.GCXS.from_scipy_sparse(X[start:stop].tocsr())
+        return scipy.sparse.csr_matrix(X[start:stop])
     return np.ascontiguousarray(X[start:stop])
+
+
+def _as_chunk(rows):
+    """The form a block is kept in on its worker: pydata-sparse COO for sparse rows."""
+    return sparse.COO.from_scipy_sparse(rows) if scipy.sparse.issparse(rows) else rows
 
 
 def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: str) -> PlacedData:
     """Split rows with ``pstart``/``pstop`` over ``workers`` and keep block i on worker i.
 
-    Each block is sent directly to its worker (``workers=[addr]``,
-    ``allow_other_workers`` off) under a readable key, and gradient tasks are
-    later pinned to the same worker, so no block crosses the network again.
+    Each block is scattered to its worker and turned into its chunk there under a
+    readable key (``dsag-data-<run>-<i>``), restricted to that worker; gradient
+    tasks are later pinned to the same worker, so no block crosses the network
+    again. The conversions run on all workers at once.
     """
     n, d = X.shape
     bounds = worker_bounds(n, len(workers))
     X_blocks, y_blocks = [], []
     for i, (addr, (start, stop)) in enumerate(zip(workers, bounds)):
-        X_blocks.append(client.scatter(_block(X, start, stop), workers=[addr], direct=False,
-                                       broadcast=False, hash=False))
+        raw = client.scatter(_rows(X, start, stop), workers=[addr], hash=False)
+        X_blocks.append(client.submit(_as_chunk, raw, key=f"dsag-data-{run_id}-{i}", workers=[addr],
+                                      allow_other_workers=False, pure=False))
         y_blocks.append(None if y is None else client.scatter(
-            np.ascontiguousarray(y[start:stop]), workers=[addr], direct=False, hash=False))
-    meta = sparse.GCXS.from_numpy(np.zeros((0, d))) if scipy.sparse.issparse(X) else np.zeros((0, d))
+            np.ascontiguousarray(y[start:stop]), workers=[addr], hash=False))
+    wait(X_blocks)
+    meta = sparse.COO.from_numpy(np.zeros((0, d))) if scipy.sparse.issparse(X) else np.zeros((0, d))
     chunks = [da.from_delayed(f, shape=(stop - start, d), dtype=np.float64, meta=meta)
               for f, (start, stop) in zip(X_blocks, bounds)]
     return PlacedData(list(workers), bounds, X_blocks, y_blocks,

@@ -45,7 +45,7 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
     w = n if spec.waits_for_all or w is None else w
     p = 1 if spec.waits_for_all else p
     stepsize = problem.default_stepsize(spec.waits_for_all) if stepsize is None else stepsize
-    check_settings(data.n_rows, n, w, p, stepsize, margin, data.bounds)
+    check_settings(data.n_rows, n, w, p, stepsize, margin)
     if max_iterations is None and time_limit_s is None and target_gap is None:
         raise ValueError("set at least one of max_iterations, time_limit_s or target_gap, or the run never ends")
     if target_gap is not None and reference is None:

@@ -17,6 +17,28 @@ from dsag_dask.stragglers import NoStragglers, Scenario
 from dsag_dask.validation import check_settings
 
 
+class _ProgressBar:
+    """A tqdm bar over iterations, or over seconds when only a time budget bounds the run."""
+
+    def __init__(self, label: str, max_iterations: int | None, time_limit_s: float | None,
+                 disable: bool):
+        self.by_time = max_iterations is None and time_limit_s is not None
+        total = time_limit_s if self.by_time else max_iterations
+        unit = "s" if self.by_time else "it"
+        self.bar = tqdm(total=total, desc=label, unit=unit, disable=disable, mininterval=0.5,
+                        bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} " + unit + " [{elapsed}{postfix}]")
+
+    def update(self, t: int, coordinator: Coordinator) -> None:
+        if self.by_time:
+            self.bar.update(min(coordinator.clock(), self.bar.total) - self.bar.n)
+        else:
+            self.bar.update(1)
+        self.bar.set_postfix_str(f"iteration {t}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def cluster_workers(client: Client, n_workers: int | None = None) -> list[str]:
     """Addresses of the workers to use, in a stable order (the first ``n_workers`` if given)."""
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
@@ -54,9 +76,9 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
     settings = Settings(spec, w, [p] * n if np.isscalar(p) else list(p), stepsize, margin,
                         max_iterations, time_limit_s, target_gap)
     label = label or spec.name
-    bar = tqdm(total=max_iterations, desc=label, unit="it", disable=not progress, leave=True)
+    bar = _ProgressBar(label, max_iterations, time_limit_s, disable=not progress)
     coordinator = Coordinator(client, data, problem, settings, scenario, reference,
-                              on_iteration=lambda t, c: bar.update(1))
+                              on_iteration=bar.update)
     try:
         trace = coordinator.run()
     finally:

@@ -58,5 +58,25 @@ def check(config_path: Path) -> None:
     click.echo(json.dumps(config.model_dump(), indent=2))
 
 
+@main.command()
+@click.argument("name")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Directory for NAME.json and plots.")
+@click.option("--quick", is_flag=True, help="Small sizes, for CI and a first look.")
+def bench(name: str, output: Path, quick: bool) -> None:
+    """Run benchmark NAME and write OUTPUT/NAME.json (see BENCHMARKS.md)."""
+    from dsag_dask.bench import get_benchmark
+
+    try:
+        function = get_benchmark(name)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    output.mkdir(parents=True, exist_ok=True)
+    result = function(output, quick)
+    path = output / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2))
+    click.echo(json.dumps(result, indent=2))
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dsag_dask.config import ConfigError, load_config
+from dsag_dask.methods import get_method
 
 
 @click.group()
@@ -23,8 +24,11 @@ def main() -> None:
 @click.option("--scheduler", default=None,
               help="Address of an existing Dask scheduler (tcp://host:port); default: embedded LocalCluster.")
 @click.option("--overwrite", is_flag=True, help="Replace results already in OUTPUT.")
+@click.option("--load-balance/--no-load-balance", default=None,
+              help="Turn the load balancer on or off for every method but GD (default: as configured).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool, quiet: bool) -> None:
+def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool,
+        load_balance: bool | None, quiet: bool) -> None:
     """Run the methods of a job file on one cluster and compare their time to each gap."""
     from dsag_dask.job import SchedulerUnreachable, connect, format_table, run_job
 
@@ -34,6 +38,10 @@ def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool,
         raise click.ClickException(str(err)) from None
     if scheduler:
         config.cluster.scheduler = scheduler
+    if load_balance is not None:
+        for spec in config.methods.values():
+            if not get_method(spec.method).waits_for_all:
+                spec.load_balance = load_balance
     if (output / "summary.json").exists() and not overwrite:
         raise click.ClickException(f"{output} already holds results; pick another --output or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
@@ -56,6 +64,34 @@ def check(config_path: Path) -> None:
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
     click.echo(json.dumps(config.model_dump(), indent=2))
+
+
+@main.command()
+@click.option("--history", "history_path", required=True, type=click.Path(path_type=Path),
+              help="A run's trace.nc, or a latency trace CSV (latency_worker_<i> columns).")
+@click.option("--method", "label", default=None, help="Which method's history in trace.nc (default: the first).")
+def predict(history_path: Path, label: str | None) -> None:
+    """Predict per-iteration latency for every w, per-worker model vs i.i.d. model."""
+    from dsag_dask.history import load_histories
+    from dsag_dask.latency.model import LatencyModel
+    from dsag_dask.latency.prediction import prediction_table
+    from dsag_dask.latency.traces import model_from_trace, read_trace_csv
+
+    try:
+        if history_path.suffix == ".csv":
+            model = model_from_trace(read_trace_csv(history_path))
+            source = str(history_path)
+        else:
+            histories = load_histories(history_path)
+            label = label or next(iter(histories))
+            if label not in histories:
+                raise ValueError(f"no method {label!r} in {history_path}; it has {', '.join(histories)}")
+            model = LatencyModel.from_history(histories[label])
+            source = f"{history_path} [{label}]"
+    except (ValueError, FileNotFoundError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"latency model fitted to {source}: {model.n_workers} workers")
+    click.echo(prediction_table(model).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 @main.command()

@@ -7,7 +7,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dsag_dask.methods import METHODS
+from dsag_dask.methods import get_method
 
 
 class _Strict(BaseModel):
@@ -28,7 +28,7 @@ class ScenarioConfig(_Strict):
     """The straggler scenario injected in the workers, by name with its parameters."""
 
     name: str = "none"
-    params: dict[str, float | int | list[float]] = Field(default_factory=dict)
+    params: dict[str, float | int | str | list[float]] = Field(default_factory=dict)
 
 
 class StopConfig(_Strict):
@@ -46,19 +46,33 @@ class StopConfig(_Strict):
 
 
 class MethodConfig(_Strict):
-    """One method run: name, w (null = all workers), p, stepsize (null = paper default), margin."""
+    """One method run: name, w (null = all workers), p, stepsize (null = paper default), margin.
+
+    ``load_balance`` null means the method's default (on for ``*-lb`` names, off otherwise).
+    """
 
     method: str
     w: int | None = Field(None, ge=1)
     p: int = Field(1, ge=1)
     stepsize: float | None = Field(None, gt=0)
     margin: float = Field(0.02, ge=0)
+    load_balance: bool | None = None
 
     @model_validator(mode="after")
     def _known_method(self) -> "MethodConfig":
-        if self.method.lower() not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(sorted(METHODS))}")
+        spec = get_method(self.method)
+        if self.load_balance and spec.waits_for_all:
+            raise ValueError("GD processes whole partitions: load_balance does not apply to it")
         return self
+
+
+class BalancerConfig(_Strict):
+    """Load balancer (paper §6): accept a new p when the objective improves by ``threshold``."""
+
+    threshold: float = Field(0.1, ge=0, lt=1)
+    time_limit_s: float = Field(1.0, gt=0)
+    window_s: float = Field(10.0, gt=0)
+    seed: int = 0
 
 
 class JobConfig(_Strict):
@@ -70,6 +84,7 @@ class JobConfig(_Strict):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     scenario: ScenarioConfig = Field(default_factory=ScenarioConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
+    load_balancer: BalancerConfig = Field(default_factory=BalancerConfig)
     methods: dict[str, MethodConfig]
 
     @model_validator(mode="after")

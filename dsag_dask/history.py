@@ -17,7 +17,8 @@ def build_history(trace: Trace, gaps: np.ndarray, n_workers: int, attrs: dict) -
     Per iteration: wall time, latency, gap, coverage ξ, fresh/stale/evicted counts.
     Per iteration and worker: sub-partitions p_i, fresh and stale deliveries, mean
     compute and round-trip latency of the results received. Per result: who, which
-    iterate, when sent and received, compute time, injected delay, freshness.
+    iterate, when sent and received, compute time, injected delay, freshness. Per
+    re-balancing event: iteration, time and the new p.
     """
     n_iter = len(trace.times)
     res = np.array(trace.results, dtype=float).reshape(-1, len(RESULT_FIELDS))
@@ -54,6 +55,10 @@ def build_history(trace: Trace, gaps: np.ndarray, n_workers: int, attrs: dict) -
             "roundtrip_s": (("iteration", "worker"), per_cell(roundtrip, everything, "mean")),
             **{f"result_{name}": ("result", col[name].astype(_RESULT_DTYPES.get(name, float)))
                for name in RESULT_FIELDS},
+            "rebalance_iteration": ("rebalance", np.array([r[0] for r in trace.rebalances], dtype=np.int32)),
+            "rebalance_time_s": ("rebalance", np.array([r[1] for r in trace.rebalances], dtype=float)),
+            "rebalance_p": (("rebalance", "worker"),
+                            np.array([r[2] for r in trace.rebalances], dtype=np.int32).reshape(-1, n_workers)),
         },
         coords={"iteration": np.arange(n_iter), "worker": np.arange(n_workers)},
         attrs={**attrs, "n_workers": n_workers, "wall_s": trace.wall_s, "stopped_by": trace.stopped_by},

@@ -17,6 +17,7 @@ from dsag_dask.history import GAP_THRESHOLDS, save_histories, time_to_gap
 from dsag_dask.problems import LogisticRegressionProblem, PCAProblem
 from dsag_dask.problems.base import Problem
 from dsag_dask.problems.logistic import standardize, with_intercept
+from dsag_dask.runtime.coordinator import BalancerSettings
 from dsag_dask.runtime.placement import place
 from dsag_dask.runtime.run import cluster_workers, run_method
 from dsag_dask.stragglers import make_scenario
@@ -46,15 +47,15 @@ def connect(cluster: ClusterConfig) -> Iterator[Client]:
         yield client
 
 
-def prepare(config: JobConfig) -> tuple[Dataset, Problem, object, object]:
-    """Load the data set and build the problem with its preprocessed matrix and labels."""
-    data = LOADERS[config.dataset]()
-    if config.problem == "logreg":
+def prepare_problem(problem: str, dataset: str, n_components: int = 3) -> tuple[Problem, object, object, Dataset]:
+    """Load a data set and build the problem with its preprocessed matrix and labels."""
+    data = LOADERS[dataset]()
+    if problem == "logreg":
         if data.y is None:
-            raise ValueError(f"data set {config.dataset!r} has no labels: logistic regression needs one with labels")
+            raise ValueError(f"data set {dataset!r} has no labels: logistic regression needs one with labels")
         X = with_intercept(standardize(data.X)[0])
-        return data, LogisticRegressionProblem(n_rows=X.shape[0], lam=1.0 / X.shape[0]), X, data.y
-    return data, PCAProblem(config.n_components), data.X, None
+        return LogisticRegressionProblem(n_rows=X.shape[0], lam=1.0 / X.shape[0]), X, data.y, data
+    return PCAProblem(n_components), data.X, None, data
 
 
 def run_job(config: JobConfig, output: Path, client: Client, progress: bool = True,
@@ -64,7 +65,7 @@ def run_job(config: JobConfig, output: Path, client: Client, progress: bool = Tr
     Both files are rewritten (atomically) after each method, so a failure later in
     the job never loses the methods already finished.
     """
-    dataset, problem, X, y = prepare(config)
+    problem, X, y, dataset = prepare_problem(config.problem, config.dataset, config.n_components)
     workers = cluster_workers(client, None if config.cluster.scheduler else config.cluster.n_workers)
     scenario = make_scenario(config.scenario.name, **config.scenario.params)
     echo(f"{dataset.name}: {X.shape[0]} rows × {X.shape[1]} columns; {len(workers)} workers; "
@@ -81,7 +82,10 @@ def run_job(config: JobConfig, output: Path, client: Client, progress: bool = Tr
                 client, data, problem, reference, method=spec.method, w=spec.w, p=spec.p,
                 stepsize=spec.stepsize, margin=spec.margin,
                 max_iterations=config.stop.max_iterations, time_limit_s=config.stop.time_limit_s,
-                target_gap=config.stop.target_gap, scenario=scenario, progress=progress, label=label)
+                target_gap=config.stop.target_gap, scenario=scenario,
+                load_balance=spec.load_balance,
+                balancer=BalancerSettings(**config.load_balancer.model_dump()),
+                progress=progress, label=label)
             histories[label] = history
             summary["methods"][label] = method_summary(history)
             save_histories(histories, output / "trace.nc")
@@ -95,6 +99,8 @@ def method_summary(history: xr.Dataset) -> dict:
     """The per-method entry of summary.json."""
     gap = float(history["gap"].values[-1])
     return {"method": history.attrs["method"], "w": int(history.attrs["w"]),
+            "load_balanced": bool(history.attrs["load_balanced"]),
+            "rebalances": int(history.sizes.get("rebalance", 0)),
             "p": json.loads(history.attrs["p0"]), "stepsize": float(history.attrs["stepsize"]),
             "iterations": int(history.sizes["iteration"]), "wall_s": float(history.attrs["wall_s"]),
             "final_gap": gap if math.isfinite(gap) else None,

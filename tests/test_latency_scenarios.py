@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 
 from dsag_dask.latency.model import BurstModel
-from dsag_dask.latency.scenarios import GammaBurstScenario, StragglerScenario, TraceReplayScenario
+from dsag_dask.latency.scenarios import GammaBurstScenario, TraceReplayScenario
+from dsag_dask.stragglers import Scenario
 
 
 def test_scenarios_follow_the_protocol_and_are_frozen():
     for scenario in (GammaBurstScenario(), TraceReplayScenario(((1.0,),))):
-        assert isinstance(scenario, StragglerScenario)
+        assert isinstance(scenario, Scenario)
         with pytest.raises(dataclasses.FrozenInstanceError):
             scenario.name = "other"
-    assert GammaBurstScenario().name == "gamma_burst"
-    assert TraceReplayScenario(((1.0,),)).name == "trace_replay"
+    assert GammaBurstScenario().name == "gamma-burst"
+    assert TraceReplayScenario(((1.0,),)).name == "trace"
 
 
 def test_gamma_delay_is_deterministic_and_survives_pickling():
@@ -61,12 +62,12 @@ def test_zero_cv_and_zero_base_are_deterministic():
 
 def test_describe_is_json_serialisable():
     described = json.loads(json.dumps(GammaBurstScenario(seed=3).describe()))
-    assert described["name"] == "gamma_burst"
+    assert described["name"] == "gamma-burst"
     assert described["seed"] == 3
     assert described["burst"]["transition"] == [[0.989, 0.011], [0.286, 0.714]]
     assert described["burst"]["slow_factor"] == 1.103
     trace = json.loads(json.dumps(TraceReplayScenario(((1.0, 2.0), (3.0,))).describe()))
-    assert trace == {"name": "trace_replay", "n_trace_workers": 2, "n_trace_tasks": [2, 1]}
+    assert trace == {"name": "trace", "n_trace_workers": 2, "n_trace_tasks": [2, 1]}
 
 
 @pytest.mark.parametrize(

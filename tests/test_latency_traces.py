@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from dsag_dask.latency.model import LatencyModel
-from dsag_dask.latency.traces import model_from_trace, predict_table, read_trace_csv, scenario_from_trace
+from dsag_dask.latency.traces import model_from_trace, read_trace_csv, scenario_from_trace
 
 LATENCY = np.array([[1.0, 2.0, 3.0], [1.2, 2.4, 3.6], [0.8, 1.6, np.nan], [1.0, 2.0, 2.4]])
 COMPUTE = np.array([[0.9, 1.5, 2.0], [1.0, 2.0, 3.0], [0.7, 1.6, np.nan], [1.1, 1.9, 2.0]])
@@ -91,15 +91,3 @@ def test_worker_without_samples(tmp_path):
     df = read_trace_csv(_write(tmp_path, compute=False, extra={"latency_worker_3": [np.nan] * 4}))
     with pytest.raises(ValueError, match=r"workers \[3\]"):
         model_from_trace(df)
-
-
-def test_predict_table():
-    zeros = np.zeros(4)
-    model = LatencyModel(zeros + 0.1, zeros + 0.001, [1.0, 1.5, 2.0, 4.0], [0.01, 0.02, 0.04, 0.1], np.ones(4))
-    table = predict_table(model, n_samples=5000, rng=0)
-    assert list(table.columns) == ["w", "per_worker_model_s", "iid_model_s"]
-    assert table["w"].tolist() == [1, 2, 3, 4]
-    assert table["per_worker_model_s"].is_monotonic_increasing
-    assert table["iid_model_s"].is_monotonic_increasing
-    assert table["per_worker_model_s"].iloc[-1] == pytest.approx(4.1, rel=0.05)
-    assert table["iid_model_s"].iloc[-1] < table["per_worker_model_s"].iloc[-1]

@@ -21,7 +21,7 @@ def _data(n=200, d=4):
     ({"stepsize": 0.0}, r"stepsize=0.0 must be a positive number"),
     ({"stepsize": -1.0}, r"stepsize=-1.0 must be a positive number"),
     ({"margin": -0.1}, r"margin=-0.1 must be >= 0"),
-    ({"method": "adam"}, r"unknown method 'adam'; choose one of dsag, gd, sag, sgd"),
+    ({"method": "adam"}, r"unknown method 'adam'; choose one of dsag, dsag-lb, gd, sag, sag-lb, sgd, sgd-lb"),
     ({"scenario": "meteor"}, r"unknown straggler scenario 'meteor'"),
     ({"scenario": "artificial", "scenario_params": {"speed": 2}}, r"bad parameters for scenario 'artificial'"),
     ({"n_workers": 20}, r"asked for 20 workers but the cluster has 8"),

@@ -13,6 +13,8 @@ from typing import Callable
 BENCHMARKS: dict[str, str] = {
     "simulator": "dsag_dask.bench.latency:simulator",
     "profiler": "dsag_dask.bench.latency:profiler",
+    "latency-model": "dsag_dask.bench.latency:latency_model",
+    "fig7": "dsag_dask.bench.fig7:fig7",
 }
 
 

@@ -3,9 +3,10 @@
 from dsag_dask.latency.model import BurstModel, LatencyModel, gamma_params
 from dsag_dask.latency.orderstats import order_statistic_quantiles, order_statistics
 from dsag_dask.latency.profiler import Profiler, ProfilerStats, bench_profiler
-from dsag_dask.latency.scenarios import GammaBurstScenario, StragglerScenario, TraceReplayScenario
+from dsag_dask.latency.scenarios import GammaBurstScenario, TraceReplayScenario
 from dsag_dask.latency.simulator import SimulationResult, bench_simulator, simulate, simulate_latencies
-from dsag_dask.latency.traces import model_from_trace, predict_table, read_trace_csv, scenario_from_trace
+from dsag_dask.latency.prediction import prediction_table, validate_on_history
+from dsag_dask.latency.traces import model_from_trace, read_trace_csv, scenario_from_trace
 
 __all__ = [
     "BurstModel",
@@ -14,7 +15,6 @@ __all__ = [
     "Profiler",
     "ProfilerStats",
     "SimulationResult",
-    "StragglerScenario",
     "TraceReplayScenario",
     "bench_profiler",
     "bench_simulator",
@@ -22,9 +22,10 @@ __all__ = [
     "model_from_trace",
     "order_statistic_quantiles",
     "order_statistics",
-    "predict_table",
+    "prediction_table",
     "read_trace_csv",
     "scenario_from_trace",
     "simulate",
     "simulate_latencies",
+    "validate_on_history",
 ]

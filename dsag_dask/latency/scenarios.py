@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from dsag_dask.latency.model import BurstModel
-
-
-@runtime_checkable
-class StragglerScenario(Protocol):
-    """What the worker task calls to learn how long to sleep after computing; must be picklable."""
-
-    name: str
-
-    def delay(self, worker: int, n_workers: int, elapsed_s: float, compute_s: float, task_index: int) -> float:
-        """Return the extra seconds worker `worker` (0-based) sleeps for its `task_index`-th task of the run."""
-        ...
-
-    def describe(self) -> dict[str, Any]:
-        """Return the name and parameters as a JSON-serialisable dict, for run metadata."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +26,7 @@ class GammaBurstScenario:
     mean_spread: tuple[float, float] = (0.1, 0.4)
     cv: float = 0.2
     burst: BurstModel = BurstModel()
-    name: str = field(default="gamma_burst", init=False)
+    name: str = field(default="gamma-burst", init=False)
 
     def __post_init__(self) -> None:
         """Check the parameters so a bad scenario fails on the coordinator, not inside a worker task."""
@@ -60,9 +45,14 @@ class GammaBurstScenario:
         low, high = self.mean_spread
         return self.base_s * (1.0 + np.random.default_rng([self.seed, worker]).uniform(low, high))
 
-    def delay(self, worker: int, n_workers: int, elapsed_s: float, compute_s: float, task_index: int) -> float:
-        """Return this task's gamma delay, scaled by the burst factor at `elapsed_s`."""
-        mean = self.worker_mean_s(worker) * float(self.burst.factor(worker, elapsed_s))
+    def delay(self, worker: int, n_workers: int, elapsed_s: float, compute_s: float, task_index: int,
+              load: float = 1.0) -> float:
+        """Return this task's gamma delay, scaled by its load and by the burst factor at `elapsed_s`.
+
+        ``base_s`` is the mean delay of a task over the worker's whole partition; a task over
+        a fraction ``load`` of it (1/p) gets that fraction, so the load balancer can act on it.
+        """
+        mean = self.worker_mean_s(worker) * load * float(self.burst.factor(worker, elapsed_s))
         if mean == 0 or self.cv == 0:
             return mean
         shape = 1.0 / self.cv**2
@@ -91,7 +81,7 @@ class TraceReplayScenario:
     """
 
     latencies: tuple[tuple[float, ...], ...]
-    name: str = field(default="trace_replay", init=False)
+    name: str = field(default="trace", init=False)
 
     def __post_init__(self) -> None:
         """Check every worker has a non-empty trace of finite, non-negative latencies."""
@@ -101,8 +91,9 @@ class TraceReplayScenario:
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ValueError("trace latencies must be finite and non-negative")
 
-    def delay(self, worker: int, n_workers: int, elapsed_s: float, compute_s: float, task_index: int) -> float:
-        """Return max(0, trace latency of this task − compute_s)."""
+    def delay(self, worker: int, n_workers: int, elapsed_s: float, compute_s: float, task_index: int,
+              load: float = 1.0) -> float:
+        """Return max(0, trace latency of this task − compute_s); the trace already has its own load."""
         row = self.latencies[worker % len(self.latencies)]
         return max(0.0, float(row[task_index % len(row)]) - compute_s)
 

@@ -79,17 +79,3 @@ def scenario_from_trace(df: pd.DataFrame) -> TraceReplayScenario:
     """Build a scenario replaying each worker's recorded latencies in iteration order, skipping missing entries."""
     columns = [df[f"latency_worker_{i}"].to_numpy(dtype=float) for i in _worker_columns(df)]
     return TraceReplayScenario(tuple(tuple(float(x) for x in column[~np.isnan(column)]) for column in columns))
-
-
-def predict_table(
-    model: LatencyModel, n_samples: int = 10_000, rng: np.random.Generator | int | None = None
-) -> pd.DataFrame:
-    """Tabulate the expected w-th fastest latency for every w under the per-worker model and its i.i.d. counterpart."""
-    rng = np.random.default_rng(rng)
-    return pd.DataFrame(
-        {
-            "w": np.arange(1, model.n_workers + 1),
-            "per_worker_model_s": order_statistics(model, n_samples, rng),
-            "iid_model_s": order_statistics(model.iid(), n_samples, rng),
-        }
-    )

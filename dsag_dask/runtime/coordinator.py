@@ -20,6 +20,8 @@ import numpy as np
 from distributed import Client, as_completed, wait
 
 from dsag_dask.cache import GradientCache
+from dsag_dask.latency.loadbalance import LoadBalancer
+from dsag_dask.latency.profiler import Profiler
 from dsag_dask.methods import Method
 from dsag_dask.problems.base import Problem, Reference
 from dsag_dask.runtime.placement import PlacedData
@@ -42,6 +44,17 @@ class Settings:
     time_limit_s: float | None = None
     target_gap: float | None = None
     gap_check_s: float = 1.0
+    balance: "BalancerSettings | None" = None
+
+
+@dataclass(frozen=True)
+class BalancerSettings:
+    """Load-balancer knobs (paper §6): acceptance threshold, optimiser time limit, profiler window."""
+
+    threshold: float = 0.1
+    time_limit_s: float = 1.0
+    window_s: float = 10.0
+    seed: int = 0
 
 
 @dataclass
@@ -55,6 +68,7 @@ class Trace:
     p: list[list[int]] = field(default_factory=list)
     results: list[tuple] = field(default_factory=list)
     evicted: list[int] = field(default_factory=list)
+    rebalances: list[tuple[int, float, list[int]]] = field(default_factory=list)
     wall_s: float = 0.0
     paused_s: float = 0.0
     stopped_by: str = ""
@@ -79,6 +93,14 @@ class Coordinator:
         self.p = list(settings.p)
         self.trace = Trace()
         self.cache = GradientCache(data.n_rows, problem.initial(data.n_features).shape)
+        self.profiler = Profiler(self.n, window_s=settings.balance.window_s if settings.balance else 10.0)
+        self.balancer = None
+        if settings.balance is not None:
+            b = settings.balance
+            n_local = np.array([stop - start for start, stop in data.bounds])
+            self.balancer = LoadBalancer(self.profiler, n_local, settings.w, np.array(self.p),
+                                         threshold=b.threshold, time_limit_s=b.time_limit_s,
+                                         seed=b.seed, clock=self.clock)
         self.pending = as_completed(with_results=True)
         self.outstanding: dict[str, tuple[int, int, float]] = {}
         self.busy: set[int] = set()
@@ -95,6 +117,8 @@ class Coordinator:
         V = self.problem.initial(self.data.n_features)
         self._start = time.perf_counter()
         self._next_check, t = self.s.gap_check_s, 0
+        if self.balancer is not None:
+            self.balancer.start()
         try:
             while not self._done(t, V):
                 began = self.clock()
@@ -107,11 +131,19 @@ class Coordinator:
                     self.on_iteration(t, self)
         finally:
             self.trace.wall_s = self.clock()
+            if self.balancer is not None:
+                self.balancer.stop()
             self._finish()
         return self.trace
 
     def dispatch(self, V: np.ndarray, t: int) -> None:
-        """Send iterate t to every idle worker."""
+        """Send iterate t to every idle worker, with new sub-partition counts if the balancer has some."""
+        if self.balancer is not None:
+            proposal = self.balancer.take_proposal()
+            if proposal is not None:
+                self.p = [int(v) for v in proposal]
+                self.balancer.set_current(np.array(self.p))
+                self.trace.rebalances.append((t, self.clock(), list(self.p)))
         for i in range(self.n):
             if i not in self.busy:
                 self._submit(i, V, t)
@@ -134,6 +166,8 @@ class Coordinator:
             future, result = next(self.pending)
             worker, sent_t, sent_s = self.outstanding.pop(future.key)
             self.busy.discard(worker)
+            received = self.clock()
+            self.profiler.record(worker, received, result.compute_s, received - sent_s, result.p)
             is_fresh = sent_t == t
             accepted, ev = self._absorb(result, sent_t, is_fresh)
             evicted += ev
@@ -144,7 +178,7 @@ class Coordinator:
                     fresh_rows += result.stop - result.start
             elif fresh < self.s.w:
                 self._submit(worker, V, t)
-            self.trace.results.append((worker, sent_t, t, sent_s, self.clock(), result.compute_s,
+            self.trace.results.append((worker, sent_t, t, sent_s, received, result.compute_s,
                                        result.delay_s, result.p, is_fresh, accepted, ev))
         return fresh_sum, fresh_rows, evicted
 

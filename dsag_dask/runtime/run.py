@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from dsag_dask.history import build_history
 from dsag_dask.methods import get_method
 from dsag_dask.problems.base import Problem, Reference
-from dsag_dask.runtime.coordinator import Coordinator, Settings
+from dsag_dask.runtime.coordinator import BalancerSettings, Coordinator, Settings
 from dsag_dask.runtime.placement import PlacedData
 from dsag_dask.stragglers import NoStragglers, Scenario
 from dsag_dask.validation import check_settings
@@ -56,13 +56,19 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
                stepsize: float | None = None, margin: float = 0.02,
                max_iterations: int | None = 100, time_limit_s: float | None = None,
                target_gap: float | None = None, scenario: Scenario | None = None,
+               load_balance: bool | None = None, balancer: BalancerSettings | None = None,
                progress: bool = False, label: str | None = None) -> tuple[np.ndarray, xr.Dataset]:
     """Run one method to its budget and return the final iterate and its history.
 
     GD always waits for every worker with one sub-partition each; ``w`` defaults
-    to N (all workers) and ``stepsize`` to the method's default.
+    to N (all workers) and ``stepsize`` to the method's default. The load balancer
+    runs for ``*-lb`` methods or when ``load_balance`` is true (never for GD).
     """
     spec = get_method(method)
+    if load_balance is None:
+        load_balance = spec.load_balanced
+    if load_balance and spec.waits_for_all:
+        raise ValueError("GD processes whole partitions (p = 1): load balancing does not apply to it")
     n = data.n_workers
     w = n if spec.waits_for_all or w is None else w
     p = 1 if spec.waits_for_all else p
@@ -74,7 +80,8 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
         raise ValueError("target_gap needs a reference optimum")
     scenario = scenario or NoStragglers()
     settings = Settings(spec, w, [p] * n if np.isscalar(p) else list(p), stepsize, margin,
-                        max_iterations, time_limit_s, target_gap)
+                        max_iterations, time_limit_s, target_gap,
+                        balance=(balancer or BalancerSettings()) if load_balance else None)
     label = label or spec.name
     bar = _ProgressBar(label, max_iterations, time_limit_s, disable=not progress)
     coordinator = Coordinator(client, data, problem, settings, scenario, reference,
@@ -84,7 +91,7 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
     finally:
         bar.close()
     gaps = reference.gaps(trace.iterates) if reference is not None else np.full(len(trace.iterates), np.nan)
-    attrs = {"method": spec.name, "label": label, "problem": problem.name, "w": w,
+    attrs = {"method": spec.name, "label": label, "load_balanced": int(bool(load_balance)), "problem": problem.name, "w": w,
              "p0": json.dumps(settings.p), "stepsize": stepsize, "margin": margin,
              "scenario": json.dumps(scenario.describe()),
              "optimum": np.nan if reference is None else reference.optimum}

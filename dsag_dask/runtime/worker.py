@@ -77,7 +77,8 @@ def gradient_task(X_block, y_block, V: np.ndarray, *, run_id: str, worker: int, 
     y_rows = None if y_block is None else y_block[part]
     value = problem.partial_gradient(state.local[part], y_rows, V)
     compute = time.perf_counter() - started
-    delay = scenario.delay(worker, n_workers, elapsed_s, compute, state.tasks)
+    delay = scenario.delay(worker, n_workers, elapsed_s, compute, state.tasks,
+                           (part.stop - part.start) / n_local)
     if delay > 0:
         time.sleep(delay)
     state.tasks += 1

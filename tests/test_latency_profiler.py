@@ -48,7 +48,7 @@ def test_trimming_removes_both_tails():
     assert untrimmed.stats().comp_mean[0] == pytest.approx(np.mean(values))
 
 
-def test_min_samples_and_weighted_p():
+def test_min_samples_and_harmonic_mean_p():
     profiler = Profiler(3, min_samples=4, trim_quantile=0.0)
     for t, p in enumerate([10, 10, 10, 20]):
         profiler.record(0, float(t), 1.0, 1.5, p)
@@ -56,12 +56,12 @@ def test_min_samples_and_weighted_p():
         profiler.record(1, float(t), 2.0, 2.5, 8)
     stats = profiler.stats()
     assert stats.ready.tolist() == [True, False, False]
-    assert stats.p[0] == pytest.approx(12.5)
+    assert stats.p[0] == pytest.approx(4 / (3 / 10 + 1 / 20))  # compute goes as 1/p
     assert stats.p[1] == pytest.approx(8.0)
     model = stats.to_model()
     assert model.n_workers == 1
     assert model.comp_mean[0] == pytest.approx(1.0)
-    assert model.p[0] == pytest.approx(12.5)
+    assert model.p[0] == pytest.approx(stats.p[0])
     assert profiler.to_model().n_workers == 1
 
 

@@ -111,7 +111,8 @@ class Profiler:
         comm_mean, comm_var = _trimmed_moments(samples[:, :, _COMM], keep, self.trim_quantile)
         comp_mean, comp_var = _trimmed_moments(samples[:, :, _COMP], keep, self.trim_quantile)
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(keep, samples[:, :, _P], 0.0).sum(axis=1) / n
+            # compute latency goes as 1/p, so a window mixing loads is summarised by the harmonic mean
+            p = n / np.where(keep, 1.0 / samples[:, :, _P], 0.0).sum(axis=1)
         return ProfilerStats(comm_mean, comm_var, comp_mean, comp_var, p, n, n >= self.min_samples)
 
     def to_model(self, now_s: float | None = None) -> LatencyModel:

@@ -129,3 +129,16 @@ def test_bench_profiler_reports_cheap_record():
     report = bench_profiler(n_workers=10, samples_per_worker=200, repeats=1)
     assert set(report) == {"us_per_record", "ms_per_stats_n10"}
     assert report["us_per_record"] < 20
+
+
+def test_stats_at_the_current_load_only():
+    profiler = Profiler(2, min_samples=2, trim_quantile=0.0)
+    for t in range(4):
+        profiler.record(0, float(t), 1.0, 1.5, 10)
+        profiler.record(1, float(t), 2.0, 2.5, 10)
+    profiler.record(0, 4.0, 0.5, 1.0, 20)
+    profiler.record(0, 5.0, 0.5, 1.0, 20)
+    stats = profiler.stats(at_p=np.array([20, 10]))
+    assert stats.n_samples.tolist() == [2, 4]
+    assert stats.comp_mean.tolist() == [0.5, 2.0] and stats.p.tolist() == [20, 10]
+    assert profiler.stats(at_p=np.array([40, 10])).ready.tolist() == [False, True]

@@ -339,8 +339,8 @@ class LoadBalancer:
 
     def _round(self) -> bool:
         """Optimise once from fresh statistics and publish an accepted proposal; False if there was nothing to do."""
-        stats = self._profiler.stats(None if self._clock is None else self._clock())
         base = self._current
+        stats = self._profiler.stats(None if self._clock is None else self._clock(), at_p=base)
         inputs = (stats.n_samples.tobytes(), stats.comm_mean.tobytes(), stats.comp_mean.tobytes(), base.tobytes())
         if not stats.ready.all() or inputs == self._last_inputs:
             return False

@@ -99,14 +99,20 @@ class Profiler:
             if time_s > self._latest:
                 self._latest = time_s
 
-    def stats(self, now_s: float | None = None) -> ProfilerStats:
-        """Return trimmed moments over samples timed in [now_s − window_s, now_s], now_s defaulting to the latest."""
+    def stats(self, now_s: float | None = None, at_p: np.ndarray | None = None) -> ProfilerStats:
+        """Return trimmed moments over samples timed in [now_s − window_s, now_s], now_s defaulting to the latest.
+
+        With ``at_p``, only samples recorded while worker i had ``at_p[i]`` sub-partitions
+        count, so statistics right after a re-partitioning are not mixed with the old load.
+        """
         with self._lock:
             samples = self._samples[:, : self._used].copy()
             latest = self._latest
         reference = latest if now_s is None else now_s
         times = samples[:, :, _TIME]
         keep = (times >= reference - self.window_s) & (times <= reference)
+        if at_p is not None:
+            keep &= samples[:, :, _P] == np.asarray(at_p, dtype=float)[:, None]
         n = keep.sum(axis=1)
         comm_mean, comm_var = _trimmed_moments(samples[:, :, _COMM], keep, self.trim_quantile)
         comp_mean, comp_var = _trimmed_moments(samples[:, :, _COMP], keep, self.trim_quantile)

@@ -270,8 +270,14 @@ class LoadBalancer:
         time_limit_s: float = 1.0,
         seed: int = 0,
         clock: Callable[[], float] | None = None,
+        cooldown_s: float | None = None,
     ) -> None:
-        """Validate the settings and prepare (but do not start) the optimizer thread."""
+        """Validate the settings and prepare (but do not start) the optimizer thread.
+
+        After an accepted proposal no new one is made for ``cooldown_s`` (default: the
+        profiler's window), so each re-partitioning, which evicts cache entries, is judged
+        on a full window of statistics at the new load before the next.
+        """
         n_workers = profiler.n_workers
         self._p0, self._n_local = _validated_loads(p0, n_local, n_workers)
         if not 1 <= w <= n_workers:
@@ -286,6 +292,8 @@ class LoadBalancer:
         self._time_limit_s = time_limit_s
         self._rng = np.random.default_rng(seed)
         self._clock = clock
+        self._cooldown_s = profiler.window_s if cooldown_s is None else cooldown_s
+        self._quiet_until = -np.inf
         self._started_s = 0.0
         self._current = self._p0.copy()
         self._proposal: np.ndarray | None = None
@@ -339,6 +347,8 @@ class LoadBalancer:
 
     def _round(self) -> bool:
         """Optimise once from fresh statistics and publish an accepted proposal; False if there was nothing to do."""
+        if self._now() < self._quiet_until:
+            return False
         base = self._current
         stats = self._profiler.stats(None if self._clock is None else self._clock(), at_p=base)
         inputs = (stats.n_samples.tobytes(), stats.comm_mean.tobytes(), stats.comp_mean.tobytes(), base.tobytes())
@@ -359,6 +369,7 @@ class LoadBalancer:
                 return True
             self._proposal = proposal.copy()
             self._current = proposal
+            self._quiet_until = self._now() + self._cooldown_s
         self.events.append(
             {
                 "time_s": self._now(),

@@ -32,8 +32,8 @@ def test_data_never_moves_during_a_run(client8, flights):
     y = flights.y[:40000]
     workers = cluster_workers(client8)
     data = place(client8, X, y, workers, run_id="placement")
-    expected = {f.key: {workers[i]} for i, f in enumerate(data.X_blocks)}
-    expected.update({f.key: {workers[i]} for i, f in enumerate(data.y_blocks)})
+    expected = {f.key: {workers[i]} for blocks in (data.X_blocks, data.y_blocks)
+                for i, f in enumerate(blocks)}
     seen = []
 
     def check(t, coordinator):

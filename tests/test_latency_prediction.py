@@ -49,5 +49,5 @@ def test_validate_on_history_predicts_the_rest_of_a_run():
     report = validate_on_history(_history([1.0, 1.1, 1.2, 2.0]), fit_fraction=0.5)
     assert report["error_per_worker_model"] < 0.03
     assert report["error_iid_model"] > report["error_per_worker_model"]
-    with pytest.raises(ValueError, match="fit_fraction"):
+    with pytest.raises(ValueError, match="warmup_fraction < fit_fraction"):
         validate_on_history(_history([1.0, 2.0]), fit_fraction=1.0)

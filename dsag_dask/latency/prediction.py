@@ -32,17 +32,20 @@ def prediction_table(model: LatencyModel, n_samples: int = 10_000, seed: int = 0
     })
 
 
-def validate_on_history(history: xr.Dataset, fit_fraction: float = 0.5, seed: int = 0) -> dict:
-    """Fit on the first ``fit_fraction`` of a run's wall time, predict the mean iteration latency of the rest.
+def validate_on_history(history: xr.Dataset, fit_fraction: float = 0.5, warmup_fraction: float = 0.1,
+                        seed: int = 0) -> dict:
+    """Fit on a run's wall time from ``warmup_fraction`` to ``fit_fraction``, predict the mean
+    iteration latency of the rest.
 
-    Returns the observed and predicted latencies and the relative errors of the
-    per-worker model and of the i.i.d. model (global mean and variance).
+    The warm-up (first tasks on fresh worker processes) is left out of the fit. Returns
+    the observed and predicted latencies and the relative errors of the per-worker
+    model and of the i.i.d. model (global mean and variance).
     """
-    if not 0 < fit_fraction < 1:
-        raise ValueError(f"fit_fraction={fit_fraction} must lie strictly between 0 and 1")
+    if not 0 <= warmup_fraction < fit_fraction < 1:
+        raise ValueError(f"need 0 <= warmup_fraction < fit_fraction < 1, got {warmup_fraction}, {fit_fraction}")
     times = history["time_s"].values
     split = fit_fraction * times[-1]
-    model = LatencyModel.from_history(history, stop_s=split)
+    model = LatencyModel.from_history(history, start_s=warmup_fraction * times[-1], stop_s=split)
     rest = history["latency_s"].values[times > split]
     if rest.size < 10:
         raise ValueError(f"only {rest.size} iterations after the split: run longer to validate")

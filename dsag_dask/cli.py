@@ -30,7 +30,9 @@ def main() -> None:
 def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool,
         load_balance: bool | None, quiet: bool) -> None:
     """Run the methods of a job file on one cluster and compare their time to each gap."""
+    from dsag_dask.dashboard import live_page
     from dsag_dask.job import SchedulerUnreachable, connect, format_table, run_job
+    from dsag_dask.live import LiveMonitor
 
     try:
         config = load_config(config_path)
@@ -45,14 +47,31 @@ def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool,
     if (output / "summary.json").exists() and not overwrite:
         raise click.ClickException(f"{output} already holds results; pick another --output or pass --overwrite")
     output.mkdir(parents=True, exist_ok=True)
+    monitor = LiveMonitor()
     try:
-        with connect(config.cluster) as client:
+        with connect(config.cluster, monitor) as client, live_page(monitor, client) as page:
             click.echo(f"Dask dashboard: {client.dashboard_link}")
-            summary = run_job(config, output, client, progress=not quiet, echo=click.echo)
+            click.echo(f"DSAG live page: {page}")
+            summary = run_job(config, output, client, progress=not quiet, echo=click.echo, monitor=monitor)
     except (SchedulerUnreachable, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(format_table(summary))
-    click.echo(f"wrote {output / 'trace.nc'} and {output / 'summary.json'}")
+    click.echo(f"wrote {output / 'trace.nc'}, {output / 'summary.json'} and {output / 'report.html'}")
+
+
+@main.command()
+@click.argument("trace_path", type=click.Path(path_type=Path))
+@click.option("--output", "out_path", default=None, type=click.Path(path_type=Path),
+              help="HTML file to write (default: report.html beside TRACE_PATH).")
+def report(trace_path: Path, out_path: Path | None) -> None:
+    """Write the self-contained HTML report of a finished job from its trace.nc."""
+    from dsag_dask.report import report_from_trace
+
+    try:
+        path = report_from_trace(trace_path, out_path)
+    except (FileNotFoundError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -12,11 +12,14 @@ import xarray as xr
 from distributed import Client, LocalCluster
 
 from dsag_dask.config import ClusterConfig, JobConfig
+from dsag_dask.dashboard import register_scheduler_page
 from dsag_dask.datasets import LOADERS, Dataset
 from dsag_dask.history import GAP_THRESHOLDS, save_histories, time_to_gap
+from dsag_dask.live import LiveMonitor
 from dsag_dask.problems import LogisticRegressionProblem, PCAProblem
 from dsag_dask.problems.base import Problem
 from dsag_dask.problems.logistic import standardize, with_intercept
+from dsag_dask.report import write_report
 from dsag_dask.runtime.coordinator import BalancerSettings
 from dsag_dask.runtime.placement import place
 from dsag_dask.runtime.run import cluster_workers, run_method
@@ -28,8 +31,11 @@ class SchedulerUnreachable(ConnectionError):
 
 
 @contextlib.contextmanager
-def connect(cluster: ClusterConfig) -> Iterator[Client]:
-    """A client to the configured scheduler, or to an embedded LocalCluster of worker processes."""
+def connect(cluster: ClusterConfig, monitor: LiveMonitor | None = None) -> Iterator[Client]:
+    """A client to the configured scheduler, or to an embedded LocalCluster of worker processes.
+
+    With a ``monitor``, the embedded cluster's dashboard gets the live DSAG page.
+    """
     if cluster.scheduler:
         try:
             client = Client(cluster.scheduler, timeout=cluster.connect_timeout_s)
@@ -41,6 +47,8 @@ def connect(cluster: ClusterConfig) -> Iterator[Client]:
         with client:
             yield client
         return
+    if monitor is not None and cluster.dashboard_address:
+        register_scheduler_page(monitor)  # before the scheduler starts: it reads the page list once
     with LocalCluster(n_workers=cluster.n_workers, threads_per_worker=cluster.threads_per_worker,
                       processes=True, dashboard_address=cluster.dashboard_address) as local, \
             Client(local) as client:
@@ -59,11 +67,11 @@ def prepare_problem(problem: str, dataset: str, n_components: int = 3) -> tuple[
 
 
 def run_job(config: JobConfig, output: Path, client: Client, progress: bool = True,
-            echo=print) -> dict:
-    """Run every configured method on the same placed data and write trace.nc and summary.json.
+            echo=print, monitor: LiveMonitor | None = None) -> dict:
+    """Run every configured method on the same placed data and write trace.nc, summary.json and report.html.
 
-    Both files are rewritten (atomically) after each method, so a failure later in
-    the job never loses the methods already finished.
+    The files are rewritten after each method, so a failure later in the job never
+    loses the methods already finished. A ``monitor`` records the runs for the live page.
     """
     problem, X, y, dataset = prepare_problem(config.problem, config.dataset, config.n_components)
     workers = cluster_workers(client, None if config.cluster.scheduler else config.cluster.n_workers)
@@ -85,10 +93,11 @@ def run_job(config: JobConfig, output: Path, client: Client, progress: bool = Tr
                 target_gap=config.stop.target_gap, scenario=scenario,
                 load_balance=spec.load_balance,
                 balancer=BalancerSettings(**config.load_balancer.model_dump()),
-                progress=progress, label=label)
+                progress=progress, label=label, monitor=monitor)
             histories[label] = history
             summary["methods"][label] = method_summary(history)
             save_histories(histories, output / "trace.nc")
+            write_report(histories, output / "report.html")
             _write_json(summary, output / "summary.json")
     finally:
         data.release()

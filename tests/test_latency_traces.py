@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dsag_dask.latency.model import LatencyModel
 from dsag_dask.latency.traces import model_from_trace, read_trace_csv, scenario_from_trace
 
 LATENCY = np.array([[1.0, 2.0, 3.0], [1.2, 2.4, 3.6], [0.8, 1.6, np.nan], [1.0, 2.0, 2.4]])

@@ -1,6 +1,5 @@
 """The coordinator on a real LocalCluster of 8 worker processes."""
 import numpy as np
-import pytest
 
 from dsag_dask.methods import get_method
 from dsag_dask.problems import LogisticRegressionProblem, PCAProblem

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from dsag_dask.latency.model import LatencyModel
-from dsag_dask.latency.orderstats import order_statistics
 from dsag_dask.latency.scenarios import TraceReplayScenario
 
 _LATENCY = re.compile(r"^latency_worker_(\d+)$")

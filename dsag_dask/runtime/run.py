@@ -9,6 +9,7 @@ from distributed import Client
 from tqdm.auto import tqdm
 
 from dsag_dask.history import build_history
+from dsag_dask.live import LiveMonitor
 from dsag_dask.methods import get_method
 from dsag_dask.problems.base import Problem, Reference
 from dsag_dask.runtime.coordinator import BalancerSettings, Coordinator, Settings
@@ -57,12 +58,14 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
                max_iterations: int | None = 100, time_limit_s: float | None = None,
                target_gap: float | None = None, scenario: Scenario | None = None,
                load_balance: bool | None = None, balancer: BalancerSettings | None = None,
-               progress: bool = False, label: str | None = None) -> tuple[np.ndarray, xr.Dataset]:
+               progress: bool = False, label: str | None = None,
+               monitor: LiveMonitor | None = None) -> tuple[np.ndarray, xr.Dataset]:
     """Run one method to its budget and return the final iterate and its history.
 
     GD always waits for every worker with one sub-partition each; ``w`` defaults
     to N (all workers) and ``stepsize`` to the method's default. The load balancer
     runs for ``*-lb`` methods or when ``load_balance`` is true (never for GD).
+    A ``monitor`` (``dsag_dask.live.LiveMonitor``) records the run for the live page.
     """
     spec = get_method(method)
     if load_balance is None:
@@ -84,12 +87,22 @@ def run_method(client: Client, data: PlacedData, problem: Problem, reference: Re
                         balance=(balancer or BalancerSettings()) if load_balance else None)
     label = label or spec.name
     bar = _ProgressBar(label, max_iterations, time_limit_s, disable=not progress)
+
+    def on_iteration(t: int, coordinator: Coordinator) -> None:
+        bar.update(t, coordinator)
+        if monitor is not None:
+            monitor.on_iteration(t, coordinator)
+
     coordinator = Coordinator(client, data, problem, settings, scenario, reference,
-                              on_iteration=bar.update)
+                              on_iteration=on_iteration)
+    if monitor is not None:
+        monitor.start_run(label, coordinator)
     try:
         trace = coordinator.run()
     finally:
         bar.close()
+        if monitor is not None:
+            monitor.finish_run()
     gaps = reference.gaps(trace.iterates) if reference is not None else np.full(len(trace.iterates), np.nan)
     attrs = {"method": spec.name, "label": label, "load_balanced": int(bool(load_balance)), "problem": problem.name, "w": w,
              "p0": json.dumps(settings.p), "stepsize": stepsize, "margin": margin,

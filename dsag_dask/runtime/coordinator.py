@@ -109,6 +109,7 @@ class Coordinator:
 
     # -- clock: wall time since start, minus pauses for gap checks ------------
     def clock(self) -> float:
+        """Seconds since the run started, not counting the pauses for gap checks."""
         return time.perf_counter() - self._start - self.trace.paused_s
 
     # -- the paper's three steps ----------------------------------------------

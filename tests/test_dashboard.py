@@ -1,4 +1,6 @@
 """The live monitor, and the live DSAG page in headless Chromium during a real run."""
+import os
+import shutil
 import threading
 import time
 import urllib.request
@@ -188,6 +190,8 @@ def watch(url, workdir):
         shot = browser.screenshot(workdir / "dsag-page.png")
     assert delivered > 0 and latency > 0
     assert shot.stat().st_size > 10_000
+    if os.environ.get("DSAG_README_SCREENSHOT"):  # refresh the README's picture from this test
+        shutil.copyfile(shot, os.environ["DSAG_README_SCREENSHOT"])
     return points
 
 

@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "profiler": "dsag_dask.bench.latency:profiler",
     "latency-model": "dsag_dask.bench.latency:latency_model",
     "fig7": "dsag_dask.bench.fig7:fig7",
+    "fig8": "dsag_dask.bench.fig8:fig8",
 }
 
 

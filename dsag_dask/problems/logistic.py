@@ -92,7 +92,8 @@ def newton(problem: LogisticRegressionProblem, X, y: np.ndarray, tol: float = 1e
         hess[np.diag_indices(d)] += problem.lam
         direction = np.linalg.solve(hess, grad)
         f0, t = problem.objective(X, y, v), 1.0
-        while problem.objective(X, y, v - t * direction) > f0 and t > 1e-10:
+        # accept a step whose change is below rounding, or the search stalls near the optimum
+        while problem.objective(X, y, v - t * direction) > f0 + 1e-14 * abs(f0) and t > 1e-10:
             t *= 0.5
         v = v - t * direction
     raise RuntimeError(f"Newton's method did not reach gradient norm {tol} in {max_iter} steps")

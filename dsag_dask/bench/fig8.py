@@ -73,7 +73,7 @@ class Fig8Config:
     dsag_w: tuple[int, ...] = (2, 4)
     repetitions: int = 5
     peer_repetitions: int = 1
-    peer_time_s: float = 90.0
+    peer_time_s: float = 60.0
     daskml_solvers: tuple[str, ...] = peers.DASKML_SOLVERS
     target_gap: float = 1e-8
     code_rate: float = 45 / 49
@@ -88,9 +88,9 @@ class Fig8Config:
                                   WorkloadSpec("higgs_logreg", 200_000, 2, 4.0),
                                   WorkloadSpec("flights_logreg", None, 1, 4.0)),
                        dsag_w=(4,), repetitions=1, peer_repetitions=1, peer_time_s=2.0)
-        return cls(workloads=(WorkloadSpec("genomics_pca", 400_000, 2, 40.0),
-                              WorkloadSpec("higgs_logreg", 2_000_000, 2, 40.0),
-                              WorkloadSpec("flights_logreg", None, 1, 20.0)))
+        return cls(workloads=(WorkloadSpec("genomics_pca", 400_000, 2, 30.0),
+                              WorkloadSpec("higgs_logreg", 2_000_000, 2, 30.0),
+                              WorkloadSpec("flights_logreg", None, 1, 15.0)))
 
 
 @dataclass
@@ -316,7 +316,7 @@ def coded_bound(gd: xr.Dataset, code_rate: float) -> xr.Dataset:
         {"time_s": ("iteration", np.cumsum(latency)), "latency_s": ("iteration", latency),
          "gap": ("iteration", gd["gap"].values)},
         coords={"iteration": gd["iteration"].values},
-        attrs={"method": "coded", "w": k, "p0": "1", "stepsize": gd.attrs["stepsize"],
+        attrs={"method": "coded", "w": k, "p0": json.dumps([1] * n), "stepsize": gd.attrs["stepsize"],
                "code_rate": code_rate, "derived_from": "gd", "stopped_by": gd.attrs.get("stopped_by", "")})
 
 
@@ -528,15 +528,19 @@ def machine() -> dict:
             "memory_gib": round(pages * page_size / 2**30, 1), "load_average_at_start": list(os.getloadavg())}
 
 
-def fig8(output: Path, quick: bool, repetitions: int | None = None, config: Fig8Config | None = None) -> dict:
+def fig8(output: Path, quick: bool, repetitions: int | None = None, methods: tuple[str, ...] | None = None,
+         config: Fig8Config | None = None) -> dict:
     """Run the Fig. 8 comparison and write fig8.json, fig8.nc and the plots into ``output``.
 
-    ``repetitions`` overrides the preset's (1 for ``--quick``, else 5); ``config``
-    replaces the preset entirely (sizes, methods, scenarios, N, …).
+    ``repetitions`` and ``methods`` override the preset's (1 repetition for
+    ``--quick``, else 5; all of ``ALL_METHODS``); ``config`` replaces the preset
+    entirely (sizes, scenarios, N, budgets, …).
     """
     config = config or Fig8Config.preset(quick)
     if repetitions is not None:
         config = replace(config, repetitions=repetitions)
+    if methods is not None:
+        config = replace(config, methods=tuple(methods))
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     result: dict = {"command": f"dsag bench fig8 {'--quick ' if quick else ''}--output {output}",

@@ -19,15 +19,23 @@ whose optimum is slightly off ours; that floor is reported as ``gap_floor``.
 
 Gap versus time. The peers have no iteration callback, so each is fitted from
 scratch with a growing budget (``max_iter`` or power iterations 1, 2, 4, …) until
-its gap stops improving, reaches the target, or the time budget is spent; each
-fit gives one point (its wall time, the gap of its solution). Reading a time to
-gap off these points credits the peer with knowing the right budget in advance.
+its gap stops improving, reaches the target, or the next fit would overrun the time
+budget; each fit gives one point (its wall time, the gap of its solution). Reading
+a time to gap off these points credits the peer with knowing the right budget in
+advance. An untimed warm-up fit comes first (worker imports, pydata-sparse JIT).
 
 Stragglers on the peers' tasks. While a peer fits, the ``PeerStragglers`` worker
 plugin replaces each worker's default executor (``Worker.executors["default"]``,
 what the worker runs every task in) by a subclass of distributed's
 ``ThreadPoolExecutor`` that, after each task, sleeps as the scenario says, then
-hands the result back; teardown restores the original executor. A task gets
+hands the result back; teardown restores the original executor. (In distributed
+2026.8 the worker picks its context-propagating path by the executor's class name
+containing "ThreadPoolExecutor", which the subclass keeps. The alternatives do not
+reach every task: ``dask.annotate(executor=...)`` annotations can be lost when
+dask-ml's internally built graphs are optimised, a ``map_blocks`` wrapper only
+covers the chunk-producing tasks, not dask-glm's own dot/sum tasks, and a
+``WorkerPlugin.transition`` hook runs on the worker's event loop, where a sleep
+would stall its communication rather than its compute.) A task gets
 ``scenario.delay(...)`` for a full pass over the worker's partition (measured
 from our GD tasks, ``reference_s``) times the task's share of such a pass
 (``compute_s / reference_s``): for the §7.2 scenario this is exactly "compute
@@ -121,12 +129,13 @@ class PeerStragglers(WorkerPlugin):
         self.reference_s, self.epoch = reference_s, epoch
         self._saved = None
         self._rank = None
-        self._count = itertools.count()
+        self._count = None
 
     def setup(self, worker) -> None:
         self._rank = self.ranks.get(worker.address)
         if self._rank is None:
             return
+        self._count = itertools.count()
         self._saved = worker.executors["default"]
         worker.executors["default"] = _StragglingThreadPoolExecutor(worker.state.nthreads, self.delay)
 
@@ -378,9 +387,9 @@ def daskml_pca(client: Client, data: PlacedData, reference: Reference, centred_r
     ``dask_svd_compressed`` is the bare ``dask.array.linalg.svd_compressed`` that
     ``TruncatedSVD`` wraps, run on the placed (pydata-sparse) chunks.
     ``TruncatedSVD.fit`` also computes explained variances, which on pydata-sparse
-    chunks takes minutes, and ``PCA`` needs dense chunks: both run on a dense copy
-    of the chunks, made on the workers, when it fits in ``dense_limit_bytes``;
-    otherwise TruncatedSVD runs on the sparse chunks and PCA is skipped.
+    chunks took 70 s for a 20k × 2504 genotype matrix against 3 s for the SVD,
+    and ``PCA`` needs dense chunks: both run on a dense copy of the chunks, made on
+    the workers, and are skipped when it would exceed ``dense_limit_bytes``.
     """
     dense_bytes = 8.0 * data.n_rows * data.n_features
     dense = (data.X.map_blocks(_to_dense, dtype=np.float64, meta=np.zeros((0, 0))).persist()
@@ -392,20 +401,20 @@ def daskml_pca(client: Client, data: PlacedData, reference: Reference, centred_r
                                 functools.partial(make_model, n_components), X)
         return budget_ladder(fit, ref, curve, doubling(0), time_budget_s, target_gap)
 
-    curves = {
-        "dask_svd_compressed": ladder(_SvdCompressed, data.X, reference, PeerCurve(
-            "dask_svd_compressed", uncentred, extra={"chunks": "pydata-sparse"})),
-        "daskml_tsvd": ladder(_truncated_svd, data.X if dense is None else dense, reference, PeerCurve(
-            "daskml_tsvd", uncentred, extra={"chunks": "pydata-sparse" if dense is None else "dense copy"}))}
-    pca_curve = PeerCurve("daskml_pca", "centred PCA, gap to the centred optimum (not comparable)",
-                          extra={"chunks": "dense copy"})
-    if dense is None or centred_reference is None:
-        pca_curve.error = (f"skipped: a dense copy of X needs {dense_bytes / 1e9:.1f} GB "
+    curves = {"dask_svd_compressed": ladder(_SvdCompressed, data.X, reference, PeerCurve(
+        "dask_svd_compressed", uncentred, extra={"chunks": "as placed"}))}
+    dense_curves = {"daskml_tsvd": (_truncated_svd, reference, PeerCurve("daskml_tsvd", uncentred)),
+                    "daskml_pca": (_pca, centred_reference, PeerCurve(
+                        "daskml_pca", "centred PCA, gap to the centred optimum (not comparable)"))}
+    for key, (make_model, ref, curve) in dense_curves.items():
+        curve.extra["chunks"] = "dense copy"
+        if dense is None or ref is None:
+            curve.error = (f"skipped: a dense copy of X needs {dense_bytes / 1e9:.1f} GB "
                            f"(limit {dense_limit_bytes / 1e9:.1f} GB)" if dense is None
                            else "skipped: no centred reference")
-        curves["daskml_pca"] = pca_curve
-    else:
-        curves["daskml_pca"] = ladder(_pca, dense, centred_reference, pca_curve)
+            curves[key] = curve
+        else:
+            curves[key] = ladder(make_model, dense, ref, curve)
     return curves
 
 

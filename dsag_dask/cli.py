@@ -1,6 +1,7 @@
 """The ``dsag`` command line: a thin layer over the Python API (click for parsing and help)."""
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -117,7 +118,9 @@ def predict(history_path: Path, label: str | None) -> None:
 @click.argument("name")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="Directory for NAME.json and plots.")
 @click.option("--quick", is_flag=True, help="Small sizes, for CI and a first look.")
-def bench(name: str, output: Path, quick: bool) -> None:
+@click.option("--repetitions", type=click.IntRange(min=1), default=None,
+              help="Repetitions of each run (fig8 only; default 1 with --quick, else 5).")
+def bench(name: str, output: Path, quick: bool, repetitions: int | None) -> None:
     """Run benchmark NAME and write OUTPUT/NAME.json (see BENCHMARKS.md)."""
     from dsag_dask.bench import get_benchmark
 
@@ -125,8 +128,13 @@ def bench(name: str, output: Path, quick: bool) -> None:
         function = get_benchmark(name)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
+    options = {}
+    if repetitions is not None:
+        if "repetitions" not in inspect.signature(function).parameters:
+            raise click.ClickException(f"--repetitions is not an option of benchmark {name!r}; only fig8 has it")
+        options["repetitions"] = repetitions
     output.mkdir(parents=True, exist_ok=True)
-    result = function(output, quick)
+    result = function(output, quick, **options)
     path = output / f"{name}.json"
     path.write_text(json.dumps(result, indent=2))
     click.echo(json.dumps(result, indent=2))

@@ -139,3 +139,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./run-tests" in readme.splitlines()
     assert "./run-tests" in ci.splitlines()
+
+
+def test_bench_runs_a_named_benchmark_and_rejects_bad_names_and_options(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["bench", "profiler", "--quick", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "profiler.json").read_text())["us_per_record"] > 0
+    unknown = runner.invoke(main, ["bench", "fig9", "--output", str(tmp_path)])
+    assert unknown.exit_code != 0 and "unknown benchmark 'fig9'" in unknown.output and "fig8" in unknown.output
+    misplaced = runner.invoke(main, ["bench", "profiler", "--repetitions", "2", "--output", str(tmp_path)])
+    assert misplaced.exit_code != 0 and "only fig8" in misplaced.output
+    zero = runner.invoke(main, ["bench", "fig8", "--repetitions", "0", "--output", str(tmp_path)])
+    assert zero.exit_code != 0 and "--repetitions" in zero.output

@@ -543,7 +543,10 @@ def fig8(output: Path, quick: bool, repetitions: int | None = None, methods: tup
         config = replace(config, methods=tuple(methods))
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    result: dict = {"command": f"dsag bench fig8 {'--quick ' if quick else ''}--output {output}",
+    command = f"dsag bench fig8 {'--quick ' if quick else ''}--output {output}"
+    if repetitions is not None:
+        command += f" --repetitions {repetitions}"
+    result: dict = {"command": command,
                     "config": asdict(config), "machine": machine(), "versions": peers.peer_versions(),
                     "workloads": {}, "runs": {}, f"speedup_{SPEEDUP_AT}": {}}
     histories: dict[str, xr.Dataset] = {}

@@ -40,6 +40,15 @@ def test_coded_bound_takes_the_ceil_rN_th_fastest_scaled_worker():
     np.testing.assert_allclose(slowest["latency_s"].values, 0.5 + 4.0 * 49 / 45)
 
 
+def test_coded_bound_without_a_rate_takes_the_best_k_over_n():
+    compute = [[1.0, 1.0, 1.0, 8.0], [1.0, 1.0, 8.0, 1.0]]
+    roundtrip = [[1.5, 1.5, 1.5, 8.5], [1.5, 1.5, 8.5, 1.5]]
+    coded = bench.coded_bound(_gd_history(compute, roundtrip, [1e-1, 1e-3]))
+    # k/N = 3/4 (0.5 + 4/3 per iteration) beats 4/4 (8.5), 2/4 (2.5) and 1/4 (4.5)
+    assert coded.attrs["w"] == 3 and coded.attrs["code_rate"] == 0.75
+    np.testing.assert_allclose(coded["latency_s"].values, 0.5 + 4 / 3)
+
+
 def test_aggregate_takes_medians_with_never_as_infinity():
     entries = [{"time_to_gap": {"1e-06": t}, "final_gap": g, "iterations": i, "wall_s": 1.0, "w": 2}
                for t, g, i in [(1.0, 1e-9, 10), (None, 1e-5, 12), (3.0, 1e-8, 11)]]

@@ -70,3 +70,28 @@ def test_pca_on_movielens_dsag_reaches_1e_8(client8, movielens):
     assert int(history["n_stale"].sum()) > 0  # stale results did arrive and were considered
     # DSAG's cache covers every row by the end
     assert history["xi"].values[-1] == 1.0
+
+
+def test_a_worker_lost_mid_run_stops_the_run_with_a_clear_error(flights):
+    import threading
+
+    import pytest
+    from distributed import Client, LocalCluster
+
+    from dsag_dask.runtime.coordinator import WorkerLost
+
+    X = with_intercept(standardize(flights.X[:4000])[0])
+    problem = LogisticRegressionProblem(n_rows=X.shape[0], lam=1.0 / X.shape[0])
+    scenario = make_scenario("artificial", base_s=0.5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        workers = cluster_workers(client)
+        data = place(client, X, flights.y[:4000], workers, run_id="lost")
+        killer = threading.Timer(1.0, client.restart_workers, args=([workers[1]],))
+        killer.start()
+        try:
+            with pytest.raises(WorkerLost, match=r"worker 1 .* lost gradient task .*memory limit"):
+                run_method(client, data, problem, None, method="gd", stepsize=1.0, max_iterations=200,
+                           scenario=scenario)
+        finally:
+            killer.join()

@@ -193,9 +193,13 @@ class PeerCurve:
             attrs={"method": self.method, "objective": self.objective, "error": self.error or ""})
 
     def summary(self) -> dict:
-        """Time to each gap, final gap and budgets, in the layout of our methods' entries."""
+        """Time to each gap (all None if no fit finished), gap and budgets, in the layout of our methods' entries.
+
+        ``final_gap`` is the best gap of any fit: each fit starts from scratch, so
+        the largest budget is not always the best.
+        """
         if not self.times:
-            return {"time_to_gap": None, "final_gap": None, "iterations": 0,
+            return {"time_to_gap": dict.fromkeys(time_to_gap(self.history())), "final_gap": None, "iterations": 0,
                     "objective": self.objective, "error": self.error, **self.extra}
         history = self.history()
         gaps = history["gap"].values

@@ -31,6 +31,10 @@ from dsag_dask.stragglers import NoStragglers, Scenario
 _POLL_S = 2e-4
 
 
+class WorkerLost(RuntimeError):
+    """A worker died mid-run, and its placed rows with it, so the run cannot go on."""
+
+
 @dataclass
 class Settings:
     """What one run does: method, w, sub-partitions, stepsize, margin and when to stop."""
@@ -166,6 +170,13 @@ class Coordinator:
                     continue
             future, result = next(self.pending)
             worker, sent_t, sent_s = self.outstanding.pop(future.key)
+            if not isinstance(result, GradientResult):
+                raise WorkerLost(
+                    f"worker {worker} ({self.data.workers[worker]}) lost gradient task {future.key} "
+                    f"({type(result).__name__}): the worker process was probably restarted, e.g. by its "
+                    "nanny after exceeding its memory limit (see the worker logs), and the rows placed on it "
+                    "went with it. Results already written are kept; re-run with fewer rows per worker, more "
+                    "workers or a larger memory limit.")
             self.busy.discard(worker)
             received = self.clock()
             self.profiler.record(worker, received, result.compute_s, received - sent_s, result.p)

@@ -225,9 +225,13 @@ def calibrate(client: Client, data: PlacedData, workload: Workload) -> dict:
 
 
 def build_scenario(name: str, rep: int, calibration: dict) -> Scenario:
-    """The §7.2 artificial scenario, or gamma-burst with mean delay ≈ one sub-partition task's compute.
+    """The §7.2 artificial scenario, or gamma-burst with ``base_s`` = one sub-partition task's compute.
 
-    Gamma-burst draws differ per repetition (seed = repetition).
+    ``base_s`` is the scenario's mean delay for a pass over a whole partition, and a
+    task over 1/p of it gets 1/p of that: so every task, GD's whole-partition ones
+    included, is delayed by about (1 + m_i)/p of its own compute, m_i the worker's
+    10–40 % spread (0.55–0.7× at p = 2), times the burst factor. Gamma-burst draws
+    differ per repetition (seed = repetition).
     """
     if name == "artificial":
         return make_scenario("artificial", **ARTIFICIAL)
@@ -486,17 +490,24 @@ def plot_fig8(histories: dict[str, xr.Dataset], panels: list[str], path: Path) -
 
 
 def _is_peer(method: str) -> bool:
+    """Whether ``method`` is a peer (dask-ml, dask or scikit-learn) rather than one of ours."""
     return method.startswith(("daskml_", "dask_")) or method == "sklearn"
 
 
+_DSAG_STYLES = ("-", "-.", (0, (5, 1)), (0, (1, 1)))
+
+
 def _plot_trace(ax, method: str, history: xr.Dataset, right: float) -> None:
+    """One method's gap curve: ours as lines (DSAG red, one dash per w), peers as dotted points."""
     gap = np.maximum(history["gap"].values, 1e-16)
     times = history["time_s"].values
     label = method if not np.any(times > right) else f"{method} (points up to {times.max():.0f} s)"
     if method.startswith(("daskml_", "dask_")):
         ax.plot(times, gap, marker="o", markersize=3, linestyle=":", label=label)
         return
-    color, style = _STYLE.get(method, ("tab:red", "-"))
+    w = method.removeprefix("dsag_w")
+    dsag_style = _DSAG_STYLES[int(w) // 2 % len(_DSAG_STYLES)] if w.isdigit() else "-"
+    color, style = _STYLE.get(method, ("tab:red", dsag_style))
     marker = "s" if method == "sklearn" else None
     ax.plot(times, gap, color=color, linestyle=style, marker=marker, markersize=3, label=label)
 

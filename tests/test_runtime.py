@@ -83,7 +83,7 @@ def test_a_worker_lost_mid_run_stops_the_run_with_a_clear_error(flights):
     X = with_intercept(standardize(flights.X[:4000])[0])
     problem = LogisticRegressionProblem(n_rows=X.shape[0], lam=1.0 / X.shape[0])
     scenario = make_scenario("artificial", base_s=0.5)
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         workers = cluster_workers(client)
         data = place(client, X, flights.y[:4000], workers, run_id="lost")

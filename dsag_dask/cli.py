@@ -120,7 +120,9 @@ def predict(history_path: Path, label: str | None) -> None:
 @click.option("--quick", is_flag=True, help="Small sizes, for CI and a first look.")
 @click.option("--repetitions", type=click.IntRange(min=1), default=None,
               help="Repetitions of each run (fig8 only; default 1 with --quick, else 5).")
-def bench(name: str, output: Path, quick: bool, repetitions: int | None) -> None:
+@click.option("--workload", "workloads", multiple=True,
+              help="Run only this workload (fig8 only; repeatable): genomics_pca, higgs_logreg, flights_logreg.")
+def bench(name: str, output: Path, quick: bool, repetitions: int | None, workloads: tuple[str, ...]) -> None:
     """Run benchmark NAME and write OUTPUT/NAME.json (see BENCHMARKS.md)."""
     from dsag_dask.bench import get_benchmark
 
@@ -128,13 +130,17 @@ def bench(name: str, output: Path, quick: bool, repetitions: int | None) -> None
         function = get_benchmark(name)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
-    options = {}
-    if repetitions is not None:
-        if "repetitions" not in inspect.signature(function).parameters:
-            raise click.ClickException(f"--repetitions is not an option of benchmark {name!r}; only fig8 has it")
-        options["repetitions"] = repetitions
+    given = {"repetitions": repetitions, "workloads": workloads or None}
+    options = {key: value for key, value in given.items() if value is not None}
+    for key in options:
+        if key not in inspect.signature(function).parameters:
+            flag = "--workload" if key == "workloads" else f"--{key}"
+            raise click.ClickException(f"{flag} is not an option of benchmark {name!r}; only fig8 has it")
     output.mkdir(parents=True, exist_ok=True)
-    result = function(output, quick, **options)
+    try:
+        result = function(output, quick, **options)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
     path = output / f"{name}.json"
     path.write_text(json.dumps(result, indent=2))
     click.echo(json.dumps(result, indent=2))

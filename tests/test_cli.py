@@ -152,3 +152,5 @@ def test_bench_runs_a_named_benchmark_and_rejects_bad_names_and_options(tmp_path
     assert misplaced.exit_code != 0 and "only fig8" in misplaced.output
     zero = runner.invoke(main, ["bench", "fig8", "--repetitions", "0", "--output", str(tmp_path)])
     assert zero.exit_code != 0 and "--repetitions" in zero.output
+    workload = runner.invoke(main, ["bench", "fig8", "--quick", "--workload", "mnist", "--output", str(tmp_path)])
+    assert workload.exit_code != 0 and "unknown fig8 workload mnist" in workload.output

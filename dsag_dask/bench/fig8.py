@@ -554,14 +554,20 @@ def machine() -> dict:
 
 
 def fig8(output: Path, quick: bool, repetitions: int | None = None, methods: tuple[str, ...] | None = None,
-         config: Fig8Config | None = None) -> dict:
+         workloads: tuple[str, ...] | None = None, config: Fig8Config | None = None) -> dict:
     """Run the Fig. 8 comparison and write fig8.json, fig8.nc and the plots into ``output``.
 
-    ``repetitions`` and ``methods`` override the preset's (1 repetition for
-    ``--quick``, else 5; all of ``ALL_METHODS``); ``config`` replaces the preset
-    entirely (sizes, scenarios, N, budgets, …).
+    ``repetitions``, ``methods`` and ``workloads`` (names) override the preset's (1
+    repetition for ``--quick``, else 5; all of ``ALL_METHODS``; all three
+    workloads); ``config`` replaces the preset entirely (sizes, scenarios, N, budgets, …).
     """
     config = config or Fig8Config.preset(quick)
+    if workloads:
+        known = [spec.name for spec in config.workloads]
+        unknown = sorted(set(workloads) - set(known))
+        if unknown:
+            raise ValueError(f"unknown fig8 workload {', '.join(unknown)}; choose from {', '.join(known)}")
+        config = replace(config, workloads=tuple(s for s in config.workloads if s.name in workloads))
     if repetitions is not None:
         config = replace(config, repetitions=repetitions)
     if methods is not None:
@@ -571,6 +577,7 @@ def fig8(output: Path, quick: bool, repetitions: int | None = None, methods: tup
     command = f"dsag bench fig8 {'--quick ' if quick else ''}--output {output}"
     if repetitions is not None:
         command += f" --repetitions {repetitions}"
+    command += "".join(f" --workload {name}" for name in workloads or ())
     result: dict = {"command": command,
                     "config": asdict(config), "machine": machine(), "versions": peers.peer_versions(),
                     "workloads": {}, "runs": {}, f"speedup_{SPEEDUP_AT}": {}}

@@ -1,4 +1,4 @@
-"""The worker's sub-partition rows: the same matrix as a slice, copied at most once per sparse sub-partition."""
+"""The worker's sub-partition rows: the same matrix as a slice, without copying the block's values."""
 import numpy as np
 import scipy.sparse
 from hypothesis import given, settings
@@ -23,21 +23,22 @@ def test_subpartition_rows_equal_the_slice_through_re_partitioning(n, d, loads, 
                 state.p, state.k = load, next_subpartition(state.k, load)
             for _ in range(visits):
                 part = rows(n, state.p, state.k)
-                got = subpartition_rows(state, part)
+                got = subpartition_rows(block, part)
                 want = block[part]
-                got = got.toarray() if scipy.sparse.issparse(got) else got
-                want = want.toarray() if scipy.sparse.issparse(want) else want
+                if scipy.sparse.issparse(got):
+                    got, want = got.toarray(), want.toarray()
                 np.testing.assert_array_equal(got, want)
-                # the kept copies are those of the current p only: at most the block's rows
-                assert sum(b.shape[0] for b in state.blocks.values()) <= n
                 state.k = next_subpartition(state.k, state.p)
 
 
-def test_a_sparse_subpartition_is_copied_once_and_a_whole_block_never():
+def test_a_subpartition_shares_the_blocks_values_and_products_match_the_copy():
     X = scipy.sparse.random(400, 30, density=0.1, format="csr", random_state=1)
-    state = WorkerState(p=3, local=X)
-    first = subpartition_rows(state, rows(400, 3, 2))
-    assert subpartition_rows(state, rows(400, 3, 2)) is first
-    assert subpartition_rows(WorkerState(p=1, local=X), rows(400, 1, 1)) is X
+    part = rows(400, 3, 2)
+    view = subpartition_rows(X, part)
+    assert np.shares_memory(view.data, X.data) and np.shares_memory(view.indices, X.indices)
+    v, r = np.arange(30.0), np.arange(float(part.stop - part.start))
+    np.testing.assert_allclose(view @ v, X[part] @ v, rtol=1e-15)
+    np.testing.assert_allclose(view.T @ r, X[part].T @ r, rtol=1e-15)
+    assert subpartition_rows(X, rows(400, 1, 1)) is X
     dense = X.toarray()
-    assert np.shares_memory(subpartition_rows(WorkerState(p=3, local=dense), rows(400, 3, 2)), dense)
+    assert np.shares_memory(subpartition_rows(dense, part), dense)

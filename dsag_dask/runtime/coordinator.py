@@ -136,9 +136,11 @@ class Coordinator:
                     self.on_iteration(t, self)
         finally:
             self.trace.wall_s = self.clock()
-            if self.balancer is not None:
-                self.balancer.stop()
-            self._finish()
+            try:
+                if self.balancer is not None:
+                    self.balancer.stop()
+            finally:
+                self._finish()
         return self.trace
 
     def dispatch(self, V: np.ndarray, t: int) -> None:
@@ -172,11 +174,12 @@ class Coordinator:
             worker, sent_t, sent_s = self.outstanding.pop(future.key)
             if not isinstance(result, GradientResult):
                 raise WorkerLost(
-                    f"worker {worker} ({self.data.workers[worker]}) lost gradient task {future.key} "
-                    f"({type(result).__name__}): the worker process was probably restarted, e.g. by its "
-                    "nanny after exceeding its memory limit (see the worker logs), and the rows placed on it "
-                    "went with it. Results already written are kept; re-run with fewer rows per worker, more "
-                    "workers or a larger memory limit.")
+                    f"worker {worker} ({self.data.workers[worker]}) lost gradient task {future.key}: the "
+                    f"scheduler cancelled it ({type(result).__name__}). Most often the worker process was "
+                    "restarted, e.g. by its nanny after exceeding its memory limit (see the worker logs), and "
+                    "the rows placed on it went with it; a scheduler restart or another client restarting the "
+                    "cluster does the same. Results already written are kept; re-run, if need be with fewer "
+                    "rows per worker, more workers or a larger memory limit.")
             self.busy.discard(worker)
             received = self.clock()
             self.profiler.record(worker, received, result.compute_s, received - sent_s, result.p)
@@ -251,9 +254,16 @@ class Coordinator:
         return gap
 
     def _finish(self) -> None:
-        """Let in-flight tasks end, then drop worker-side state of this run."""
+        """Let in-flight tasks end (cancel those still running after a minute), then drop this run's worker state.
+
+        Best effort on every worker that is still there, so that a run stopped by an
+        error or an interrupt leaves no sub-partition state behind on the workers.
+        """
         futures = list(self.pending.futures)
         if futures:
-            wait(futures, timeout=60)
+            try:
+                wait(futures, timeout=60)
+            except TimeoutError:
+                self.client.cancel(futures)
         self.pending.clear()
-        self.client.run(forget_run, self.run_id)
+        self.client.run(forget_run, self.run_id, on_error="ignore")

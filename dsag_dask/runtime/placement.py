@@ -1,6 +1,7 @@
 """Place row blocks on workers: block i is computed on worker i and never moves (DESIGN.md §5)."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import dask.array as da
@@ -63,16 +64,17 @@ def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: s
     """Split rows with ``pstart``/``pstop`` over ``workers`` and keep block i on worker i.
 
     Each block is scattered to its worker and turned into its chunk there under a
-    readable key (``dsag-data-<run>-<i>``), restricted to that worker; gradient
-    tasks are later pinned to the same worker, so no block crosses the network
+    readable key (``dsag-data-<run>-<token>-<i>``, the token unique to this placement
+    so two jobs sharing a scheduler never share blocks), restricted to that worker;
+    gradient tasks are later pinned to the same worker, so no block crosses the network
     again. The conversions run on all workers at once.
     """
     n, d = X.shape
     bounds = worker_bounds(n, len(workers))
-    X_blocks, y_blocks = [], []
+    X_blocks, y_blocks, token = [], [], uuid.uuid4().hex[:8]
     for i, (addr, (start, stop)) in enumerate(zip(workers, bounds)):
         raw = client.scatter(_rows(X, start, stop), workers=[addr], hash=False)
-        X_blocks.append(client.submit(_as_chunk, raw, key=f"dsag-data-{run_id}-{i}", workers=[addr],
+        X_blocks.append(client.submit(_as_chunk, raw, key=f"dsag-data-{run_id}-{token}-{i}", workers=[addr],
                                       allow_other_workers=False, pure=False))
         y_blocks.append(None if y is None else client.scatter(
             np.ascontiguousarray(y[start:stop]), workers=[addr], hash=False))

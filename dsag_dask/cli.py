@@ -36,11 +36,9 @@ def run(config_path: Path, output: Path, scheduler: str | None, overwrite: bool,
     from dsag_dask.live import LiveMonitor
 
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, scheduler=scheduler)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    if scheduler:
-        config.cluster.scheduler = scheduler
     if load_balance is not None:
         for spec in config.methods.values():
             if not get_method(spec.method).waits_for_all:

@@ -101,8 +101,12 @@ class ConfigError(ValueError):
     """A configuration file that cannot be used, with a message naming the key."""
 
 
-def load_config(path: str | Path) -> JobConfig:
-    """Read and validate a YAML job file; errors name the file and the key at fault."""
+def load_config(path: str | Path, scheduler: str | None = None) -> JobConfig:
+    """Read and validate a YAML job file; errors name the file and the key at fault.
+
+    ``scheduler`` (the CLI's ``--scheduler``) replaces ``cluster.scheduler`` before
+    validation, so checks that depend on the cluster see the one actually used.
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist (see conf/ for examples)")
@@ -112,6 +116,8 @@ def load_config(path: str | Path) -> JobConfig:
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, got {type(raw).__name__}")
+    if scheduler and isinstance(raw.get("cluster", {}), dict):
+        raw = {**raw, "cluster": {**raw.get("cluster", {}), "scheduler": scheduler}}
     try:
         return JobConfig.model_validate(raw)
     except ValidationError as err:

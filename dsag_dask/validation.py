@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+from dsag_dask.partition import worker_bounds
+
 
 def as_matrix(X, name: str = "X"):
     """Return X as a float64 numpy array or CSR matrix, rejecting empty or non-finite data."""
@@ -56,13 +58,12 @@ def check_settings(n_rows: int, n_workers: int, w: int, p: int | list[int], step
     counts = [p] * n_workers if np.isscalar(p) else list(p)
     if len(counts) != n_workers:
         raise ValueError(f"p has {len(counts)} entries but there are {n_workers} workers")
-    smallest = n_rows // n_workers  # the smallest block pstart/pstop gives a worker
-    for value in counts:
+    for i, (value, (start, stop)) in enumerate(zip(counts, worker_bounds(n_rows, n_workers))):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"p={value} must be a positive integer (sub-partitions per worker)")
-        if value > smallest:
-            raise ValueError(f"p={value} is larger than a worker's {smallest} rows: "
-                             f"use p <= {smallest} or fewer workers")
+        if value > stop - start:
+            raise ValueError(f"p={value} is larger than worker {i}'s {stop - start} rows: "
+                             f"use p <= {stop - start} or fewer workers")
     if not np.isfinite(stepsize) or stepsize <= 0:
         raise ValueError(f"stepsize={stepsize} must be a positive number")
     if not np.isfinite(margin) or margin < 0:

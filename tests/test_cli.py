@@ -82,7 +82,11 @@ def test_missing_config_file(tmp_path):
 
 
 def test_unreachable_scheduler_fails_within_the_timeout(tmp_path):
-    config = _config(tmp_path, SMALL.replace("n_workers: 4}", "n_workers: 4, connect_timeout_s: 2}"))
+    # w = 6 exceeds the local cluster's 4 workers, but with --scheduler n_workers is not used
+    config = _config(tmp_path, SMALL.replace("n_workers: 4}", "n_workers: 4, connect_timeout_s: 2}")
+                     .replace("w: 2", "w: 6"))
+    local = CliRunner().invoke(main, ["check", str(config)])
+    assert local.exit_code != 0 and "methods.dsag.w=6 exceeds cluster.n_workers=4" in local.output
     began = time.monotonic()
     result = CliRunner().invoke(main, ["run", "--config", str(config), "--output", str(tmp_path / "o"),
                                        "--scheduler", "tcp://127.0.0.1:9"])

@@ -17,7 +17,7 @@ def _data(n=200, d=4):
     ({"w": 9}, r"w=9 must be an integer between 1 and the number of workers \(8\)"),
     ({"w": 0}, r"w=0 must be an integer between 1"),
     ({"p": 0}, r"p=0 must be a positive integer"),
-    ({"p": 26}, r"p=26 is larger than a worker's 25 rows"),
+    ({"p": 26}, r"p=26 is larger than worker 0's 25 rows"),
     ({"stepsize": 0.0}, r"stepsize=0.0 must be a positive number"),
     ({"stepsize": -1.0}, r"stepsize=-1.0 must be a positive number"),
     ({"margin": -0.1}, r"margin=-0.1 must be >= 0"),
@@ -82,3 +82,13 @@ def test_scenarios_by_name():
     assert scenario.delay(7, 8, 0.5, 0.0, 0) == pytest.approx(0.1 + 0.1 * 0.4)
     assert scenario.delay(7, 8, 1.5, 0.0, 0) == pytest.approx(0.1)  # relieved after 1 s
     assert scenario.delay(5, 8, 1.5, 0.0, 0) == pytest.approx(0.1 + 0.1 * 0.4 * 6 / 8)
+
+
+def test_each_workers_p_is_checked_against_its_own_rows():
+    from dsag_dask.partition import worker_bounds
+    from dsag_dask.validation import check_settings
+
+    assert [b - a for a, b in worker_bounds(10, 4)] == [2, 3, 2, 3]
+    check_settings(10, 4, w=2, p=[2, 3, 2, 3], stepsize=1.0, margin=0.0)
+    with pytest.raises(ValueError, match=r"p=3 is larger than worker 2's 2 rows: use p <= 2"):
+        check_settings(10, 4, w=2, p=[2, 3, 3, 3], stepsize=1.0, margin=0.0)

@@ -254,8 +254,8 @@ def task_stats(history: xr.Dataset) -> dict:
             "compute_overhead_ratio": c / o if o > 0 else None}
 
 
-def _method_runs(workload: Workload, config: Fig8Config, n: int) -> dict[str, dict]:
-    """run_method keyword arguments for each of our methods selected in ``config``."""
+def _method_runs(workload: Workload, config: Fig8Config, n: int, rep: int) -> dict[str, dict]:
+    """run_method keyword arguments for each of our methods selected in ``config`` (``rep`` seeds the balancer)."""
     p, w = workload.spec.p, config.w
     gd, sto = workload.stepsizes["gd"], workload.stepsizes["stochastic"]
     wanted = set(config.methods)
@@ -272,10 +272,10 @@ def _method_runs(workload: Workload, config: Fig8Config, n: int) -> dict[str, di
         for wd in config.dsag_w:
             runs[f"dsag_w{wd}"] = {"method": "dsag", "w": wd, "p": p, "stepsize": sto}
     if "dsag_lb" in wanted:
-        # a 3 s profiler window instead of the paper's 10 s: these runs last 3-10 s, and the
-        # balancer proposes nothing before every worker has a full window of samples
+        # a 3 s profiler window instead of the paper's 10 s: these runs last 3-10 s, the balancer
+        # reads only samples from its window, and it cools down for one window after each change
         runs["dsag_lb"] = {"method": "dsag", "w": w, "p": p, "stepsize": sto, "load_balance": True,
-                           "balancer": BalancerSettings(window_s=config.lb_window_s, seed=config.seed)}
+                           "balancer": BalancerSettings(window_s=config.lb_window_s, seed=config.seed + rep)}
     return runs
 
 
@@ -283,7 +283,7 @@ def run_ours(client: Client, data: PlacedData, workload: Workload, config: Fig8C
              prefix: str, rep: int, histories: dict[str, xr.Dataset], finals: dict) -> dict[str, dict]:
     """Our methods (and the coded bound from GD) for one scenario and repetition; one entry per method."""
     entries = {}
-    for key, kwargs in _method_runs(workload, config, data.n_workers).items():
+    for key, kwargs in _method_runs(workload, config, data.n_workers, rep).items():
         V, history = run_method(client, data, workload.problem, workload.reference, scenario=scenario,
                                 max_iterations=None, time_limit_s=workload.spec.time_limit_s,
                                 target_gap=config.target_gap, label=f"{prefix}{key}", **kwargs)

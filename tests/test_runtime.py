@@ -95,3 +95,21 @@ def test_a_worker_lost_mid_run_stops_the_run_with_a_clear_error(flights):
                            scenario=scenario)
         finally:
             killer.join()
+
+
+def _layout(block) -> tuple[bool, bool]:
+    return bool(block.flags.c_contiguous), bool(block.flags.aligned)
+
+
+def test_placed_dense_blocks_are_aligned_copies_of_their_rows(client8, flights):
+    """Scattered arrays can land misaligned in their frames, where numpy skips BLAS; placement realigns them."""
+    X = with_intercept(standardize(flights.X[:40000])[0])
+    y = flights.y[:40000]
+    data = place(client8, X, y, cluster_workers(client8), run_id="aligned")
+    try:
+        for i, (start, stop) in enumerate(data.bounds):
+            for future, want in ((data.X_blocks[i], X[start:stop]), (data.y_blocks[i], y[start:stop])):
+                assert client8.submit(_layout, future, workers=[data.workers[i]], pure=False).result() == (True, True)
+                np.testing.assert_array_equal(future.result(), want)
+    finally:
+        data.release()

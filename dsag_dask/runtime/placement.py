@@ -79,14 +79,17 @@ def place(client: Client, X, y: np.ndarray | None, workers: list[str], run_id: s
     """
     n, d = X.shape
     bounds = worker_bounds(n, len(workers))
-    X_blocks, y_blocks, token = [], [], uuid.uuid4().hex[:8]
-    for i, (addr, (start, stop)) in enumerate(zip(workers, bounds)):
-        raw = client.scatter(_rows(X, start, stop), workers=[addr], hash=False)
-        X_blocks.append(client.submit(_as_chunk, raw, key=f"dsag-data-{run_id}-{token}-{i}", workers=[addr],
-                                      allow_other_workers=False, pure=False))
-        y_blocks.append(None if y is None else client.submit(
-            _as_chunk, client.scatter(np.ascontiguousarray(y[start:stop]), workers=[addr], hash=False),
-            key=f"dsag-labels-{run_id}-{token}-{i}", workers=[addr], allow_other_workers=False, pure=False))
+    token = uuid.uuid4().hex[:8]
+
+    def put(rows, kind: str, i: int) -> Future:
+        """Scatter ``rows`` to worker i and keep them there in chunk form under a readable key."""
+        raw = client.scatter(rows, workers=[workers[i]], hash=False)
+        return client.submit(_as_chunk, raw, key=f"dsag-{kind}-{run_id}-{token}-{i}", workers=[workers[i]],
+                             allow_other_workers=False, pure=False)
+
+    X_blocks = [put(_rows(X, start, stop), "data", i) for i, (start, stop) in enumerate(bounds)]
+    y_blocks = [None if y is None else put(np.ascontiguousarray(y[start:stop]), "labels", i)
+                for i, (start, stop) in enumerate(bounds)]
     wait(X_blocks + [f for f in y_blocks if f is not None])
     meta = sparse.COO.from_numpy(np.zeros((0, d))) if scipy.sparse.issparse(X) else np.zeros((0, d))
     chunks = [da.from_delayed(f, shape=(stop - start, d), dtype=np.float64, meta=meta)
